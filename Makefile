@@ -1,0 +1,59 @@
+# DropTurk: every set-up and check starts here. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+# The test suite runs against the real services on this machine.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: help install system-deps services run migrate seed worker test lint format clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed (Python 3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: system-deps $(STAMP) ## Create .venv and install the project with its tools
+
+system-deps: ## Install the system packages the OCR needs (Tesseract's English data), as root
+	@scripts/system-deps.sh
+
+services: ## Start the local PostgreSQL and Redis if they are down
+	@scripts/services.sh
+
+migrate: install ## Apply database migrations (embedded SQLite unless DATABASE_URL is set)
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate ## Create demo accounts (printed) and demo documents
+	$(BIN)/python manage.py seed_demo
+
+run: seed ## Install, migrate, seed, then serve on 127.0.0.1:8000 with a worker (Ctrl-C stops both)
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/honcho -f Procfile.dev start
+
+worker: install ## Run only a Celery worker (all queues)
+	$(BIN)/celery -A dropturk worker -Q ocr,training,default -l INFO
+
+test: install services ## Install and run the whole suite against the local PostgreSQL and Redis
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## Remove the virtualenv and local state (var/): the embedded database and blobs
+	rm -rf $(VENV) var

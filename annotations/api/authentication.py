@@ -1,0 +1,58 @@
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from annotations.models import ServiceToken
+from annotations.services import TOKEN_PREFIX, hash_token
+
+
+class ServicePrincipal:
+    """``request.user`` for a request made with a service token: not a person."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+    pk = None
+
+    def __init__(self, token: ServiceToken) -> None:
+        self.token = token
+
+    def __str__(self) -> str:
+        return f"service:{self.token.name}"
+
+
+class ServiceTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer dt_…``. Tokens are looked up by their SHA-256."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+        try:
+            raw = header[1].decode()
+        except UnicodeError as exc:
+            raise exceptions.AuthenticationFailed("Malformed token.") from exc
+        if not raw.startswith(TOKEN_PREFIX):
+            return None
+        token = ServiceToken.objects.filter(
+            token_hash=hash_token(raw), revoked_at__isnull=True
+        ).first()
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked service token.")
+        ServiceToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        return ServicePrincipal(token), token
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+class ServiceTokenScheme(OpenApiAuthenticationExtension):
+    target_class = ServiceTokenAuthentication
+    name = "serviceToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "Service token (dt_…)"}

@@ -1,0 +1,204 @@
+"""The REST API of the labeling domain: one view per operation, calling one service."""
+
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations import selectors, services
+from annotations.api.permissions import IsAnnotator, IsDonationService, IsPerson
+from annotations.images import ImageRejected, normalize_image
+from annotations.models import DocumentKind, Task
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class CropSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    index = serializers.IntegerField()
+    box = serializers.SerializerMethodField()
+    prefill_text = serializers.CharField()
+    prefill_confidence = serializers.FloatField(allow_null=True)
+    prefill_engine = serializers.CharField()
+    prefill_engine_version = serializers.CharField()
+
+    def get_box(self, crop) -> dict[str, int]:
+        return {"x": crop.x, "y": crop.y, "width": crop.width, "height": crop.height}
+
+
+class DonationCreateApi(APIView):
+    permission_classes = [IsDonationService]
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        image = serializers.FileField(allow_empty_file=True)
+        kind = serializers.ChoiceField(choices=DocumentKind.choices)
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        kind = serializers.CharField()
+        status = serializers.CharField()
+        created_at = serializers.DateTimeField()
+
+    @extend_schema(
+        request={"multipart/form-data": InputSerializer},
+        responses={201: OutputSerializer},
+        summary="Donate a document image",
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["image"]
+        try:
+            image = normalize_image(upload.read())
+        except ImageRejected as rejected:
+            code = (
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+                if rejected.too_large
+                else status.HTTP_400_BAD_REQUEST
+            )
+            return Response({"detail": rejected.message, "field": "image"}, status=code)
+        donation = services.donation_create(
+            source=request.auth,
+            kind=serializer.validated_data["kind"],
+            image=image,
+            ip_address=client_ip(request),
+        )
+        return Response(self.OutputSerializer(donation).data, status=status.HTTP_201_CREATED)
+
+
+class DonationDetailApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        kind = serializers.CharField()
+        status = serializers.CharField()
+        failure_reason = serializers.CharField()
+        width = serializers.IntegerField()
+        height = serializers.IntegerField()
+        created_at = serializers.DateTimeField()
+        crops = serializers.SerializerMethodField()
+
+        def get_crops(self, donation) -> list[dict]:
+            return CropSerializer(selectors.donation_crops(donation=donation), many=True).data
+
+    @extend_schema(responses={200: OutputSerializer}, summary="A donation and its word crops")
+    def get(self, request, donation_id):
+        principal = request.auth if request.auth is not None else request.user
+        donation = selectors.donation_get_for(principal=principal, donation_id=donation_id)
+        if donation is None:
+            raise NotFound("No such donation, or not one you may see.")
+        return Response(self.OutputSerializer(donation).data)
+
+
+class TaskSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    crop_id = serializers.IntegerField()
+    image_url = serializers.SerializerMethodField()
+    prefill_text = serializers.CharField(source="crop.prefill_text")
+    prefill_confidence = serializers.FloatField(source="crop.prefill_confidence", allow_null=True)
+    prefill_char_confidences = serializers.ListField(
+        source="crop.prefill_char_confidences", child=serializers.FloatField()
+    )
+    width = serializers.IntegerField(source="crop.width")
+    height = serializers.IntegerField(source="crop.height")
+    lease_expires_at = serializers.DateTimeField()
+
+    def get_image_url(self, task: Task) -> str:
+        return f"/api/v1/crops/{task.crop_id}/image"
+
+
+class TaskNextApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    class OutputSerializer(serializers.Serializer):
+        tasks = TaskSerializer(many=True)
+
+    @extend_schema(
+        request=None,
+        responses={200: OutputSerializer, 204: None},
+        summary="Lease the next labeling task(s); ?count=N for several",
+    )
+    def post(self, request):
+        try:
+            count = int(request.query_params.get("count", "1"))
+        except ValueError as exc:
+            raise ParseError("count must be a whole number.") from exc
+        if count < 1:
+            raise ParseError("count must be at least 1.")
+        tasks = services.task_lease_next(user=request.user, count=count)
+        if not tasks:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(self.OutputSerializer({"tasks": tasks}).data)
+
+
+class TaskSubmitApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    class InputSerializer(serializers.Serializer):
+        text = serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=True)
+        rotated = serializers.BooleanField(default=False)
+        non_english = serializers.BooleanField(default=False)
+        unreadable = serializers.BooleanField(default=False)
+        elapsed_ms = serializers.IntegerField(
+            required=False, allow_null=True, min_value=0, max_value=24 * 3600 * 1000
+        )
+        client_key = serializers.UUIDField(required=False, allow_null=True)
+
+        def validate_text(self, value: str) -> str:
+            if any(ord(char) < 32 or ord(char) == 127 for char in value):
+                raise serializers.ValidationError("Text must not contain control characters.")
+            return value
+
+        def validate(self, attrs):
+            if not attrs["text"] and not attrs["unreadable"]:
+                raise serializers.ValidationError(
+                    {"text": "Type the word, or flag the crop as unreadable."}
+                )
+            return attrs
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        task_id = serializers.IntegerField()
+        crop_id = serializers.IntegerField()
+        text = serializers.CharField()
+        rotated = serializers.BooleanField()
+        non_english = serializers.BooleanField()
+        unreadable = serializers.BooleanField()
+        created_at = serializers.DateTimeField()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 409: None})
+    def post(self, request, task_id: int):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if not Task.objects.filter(pk=task_id).exists():
+            raise NotFound("No such task.")
+        try:
+            label = services.label_submit(
+                user=request.user,
+                task_id=task_id,
+                ip_address=client_ip(request),
+                **serializer.validated_data,
+            )
+        except services.LabelConflict as conflict:
+            return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
+        return Response(self.OutputSerializer(label).data, status=status.HTTP_201_CREATED)
+
+
+class CropImageApi(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses={(200, "image/png"): bytes}, summary="A word crop's image")
+    def get(self, request, crop_id: int):
+        crop = selectors.crop_get_for_viewer(user=request.user, crop_id=crop_id)
+        if crop is None:
+            raise NotFound("No such crop, or it is not leased to you.")
+        png = services.crop_image_read(user=request.user, crop=crop, ip_address=client_ip(request))
+        response = HttpResponse(png, content_type="image/png")
+        response["Cache-Control"] = "no-store"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response

@@ -1,0 +1,162 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class DocumentKind(models.TextChoices):
+    RECEIPT = "receipt"
+    INVOICE = "invoice"
+    LETTER = "letter"
+    OTHER = "other"
+
+
+class DonationStatus(models.TextChoices):
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class ServiceToken(models.Model):
+    """A machine credential for the donation service. Only a hash is stored."""
+
+    name = models.CharField(max_length=100, unique=True)
+    prefix = models.CharField(max_length=12, help_text="First characters, to tell tokens apart")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    # Read by audit.services to label the actor without importing this app.
+    is_service_token = True
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class Donation(models.Model):
+    """A donated document. Its image is stored encrypted under its own data key."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=DocumentKind.choices)
+    status = models.CharField(
+        max_length=16, choices=DonationStatus.choices, default=DonationStatus.RECEIVED
+    )
+    failure_reason = models.TextField(blank=True)
+    source = models.ForeignKey(
+        ServiceToken, null=True, blank=True, on_delete=models.PROTECT, related_name="donations"
+    )
+    # The per-donation AES-256 key, wrapped (encrypted) by the master key.
+    wrapped_key = models.BinaryField(null=True, editable=False)
+    master_key_id = models.CharField(max_length=16, editable=False)
+    image_name = models.CharField(max_length=255, editable=False)
+    image_format = models.CharField(max_length=8, editable=False)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    pipeline_attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "updated_at"], name="donation_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} ({self.status})"
+
+
+class WordCrop(models.Model):
+    """One word cut from a donation, with the OCR engine's guess (the prefill)."""
+
+    donation = models.ForeignKey(Donation, on_delete=models.CASCADE, related_name="crops")
+    index = models.PositiveIntegerField(help_text="Reading order within the document")
+    x = models.PositiveIntegerField()
+    y = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    image_name = models.CharField(max_length=255, editable=False)
+    prefill_text = models.CharField(max_length=200, blank=True)
+    prefill_confidence = models.FloatField(null=True, blank=True)
+    prefill_char_confidences = models.JSONField(default=list, blank=True)
+    prefill_engine = models.CharField(max_length=32, blank=True)
+    prefill_engine_version = models.CharField(max_length=64, blank=True)
+    prefilled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["donation", "index"], name="crop_unique_index"),
+        ]
+
+    def __str__(self) -> str:
+        return f"crop {self.index} of {self.donation_id}"
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open"
+    DONE = "done"
+
+
+class Task(models.Model):
+    """The work of labeling one crop. Leased to one annotator at a time."""
+
+    crop = models.OneToOneField(WordCrop, on_delete=models.CASCADE, related_name="task")
+    status = models.CharField(max_length=8, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    priority = models.SmallIntegerField(default=0, help_text="Higher is served first")
+    # Copied from the crop's prefill so that the queue order is one index scan:
+    # the crops the model is least sure of come first.
+    confidence = models.FloatField(default=0.0)
+    leased_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="leased_tasks",
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["-priority", "confidence", "id"],
+                condition=Q(status="open"),
+                name="task_queue_idx",
+            ),
+            models.Index(fields=["leased_to", "lease_expires_at"], name="task_lease_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.pk} ({self.status})"
+
+
+class Label(models.Model):
+    """What an annotator said a crop shows. Never deleted or overwritten."""
+
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="labels")
+    crop = models.ForeignKey(WordCrop, on_delete=models.PROTECT, related_name="labels")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="labels"
+    )
+    text = models.CharField(max_length=200, blank=True)
+    rotated = models.BooleanField(default=False)
+    non_english = models.BooleanField(default=False)
+    unreadable = models.BooleanField(default=False)
+    elapsed_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Chosen by the client so that a retried submission stores one label.
+    client_key = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["annotator", "client_key"],
+                condition=Q(client_key__isnull=False),
+                name="label_unique_client_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["annotator", "-created_at"], name="label_mine_idx")]
+
+    def __str__(self) -> str:
+        return f"label {self.pk} on crop {self.crop_id}"

@@ -1,0 +1,361 @@
+"""Writes of the labeling domain. Each function states what it assumes.
+
+Access checks happen before these are called (``annotations/api``, ``roles``);
+these functions keep the data consistent: row locks, state transitions, audit
+events in the same transaction.
+"""
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+import audit
+from annotations import blobs, crypto
+from annotations.images import NormalizedImage
+from annotations.models import (
+    Donation,
+    DonationStatus,
+    Label,
+    ServiceToken,
+    Task,
+    TaskStatus,
+    WordCrop,
+)
+
+TOKEN_PREFIX = "dt_"
+
+
+class LabelConflict(Exception):
+    """The task was labeled by someone else after this annotator lost its lease."""
+
+
+# --- Service tokens -------------------------------------------------------------------
+
+
+def hash_token(raw: str) -> str:
+    # Tokens carry 256 bits of randomness, so a fast hash is enough (no stretching needed).
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def service_token_create(*, name: str) -> tuple[ServiceToken, str]:
+    """Returns the token row and the raw token, which is shown once and never stored."""
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = ServiceToken.objects.create(
+            name=name, prefix=raw[:10], token_hash=hash_token(raw)
+        )
+        audit.record(
+            actor=None, action="annotations.service_token_create", target=token, data={"name": name}
+        )
+    return token, raw
+
+
+# --- Donations ------------------------------------------------------------------------
+
+
+def _enqueue_on_commit(task_name: str, *args: object) -> None:
+    # By name: annotations does not import ocr_bridge (dependencies point one way).
+    # robust: a broker outage must not turn a committed donation into an error; the
+    # periodic requeue_stalled_donations picks such a donation up.
+    transaction.on_commit(lambda: current_app.send_task(task_name, args=args), robust=True)
+
+
+def donation_create(
+    *, source: ServiceToken, kind: str, image: NormalizedImage, ip_address: str | None = None
+) -> Donation:
+    """Stores the (already validated) image encrypted and queues word detection on commit.
+
+    If anything fails, the transaction rolls back and the blob written so far is removed,
+    so a rejected or failed donation leaves nothing behind.
+    """
+    donation_id = uuid.uuid4()
+    data_key = crypto.new_data_key()
+    image_name = blobs.document_name(donation_id, image.format)
+    try:
+        with transaction.atomic():
+            donation = Donation.objects.create(
+                id=donation_id,
+                kind=kind,
+                source=source,
+                wrapped_key=crypto.wrap_data_key(data_key, donation_id=str(donation_id)),
+                master_key_id=crypto.master_key_id(),
+                image_name=image_name,
+                image_format=image.format,
+                width=image.width,
+                height=image.height,
+            )
+            blobs.blob_put(
+                donation=donation, name=image_name, plaintext=image.content, data_key=data_key
+            )
+            audit.record(
+                actor=source,
+                action="annotations.donation_create",
+                target=donation,
+                data={"kind": kind, "width": image.width, "height": image.height},
+                ip_address=ip_address,
+            )
+            _enqueue_on_commit("ocr_bridge.detect_words", str(donation_id))
+    except BaseException:
+        blobs.blob_delete(name=image_name)
+        raise
+    return donation
+
+
+def donation_start_processing(*, donation_id: str) -> Donation | None:
+    """Moves a donation to ``processing``; returns None when there is nothing left to do.
+
+    Takes the row lock so that two deliveries of the same message cannot both start.
+    """
+    with transaction.atomic():
+        donation = Donation.objects.select_for_update().filter(pk=donation_id).first()
+        if donation is None or donation.status in (DonationStatus.READY, DonationStatus.FAILED):
+            return None
+        donation.status = DonationStatus.PROCESSING
+        donation.pipeline_attempts += 1
+        donation.save(update_fields=["status", "pipeline_attempts", "updated_at"])
+        return donation
+
+
+def donation_fail(*, donation_id: str, reason: str) -> None:
+    with transaction.atomic():
+        donation = Donation.objects.select_for_update().filter(pk=donation_id).first()
+        if donation is None or donation.status == DonationStatus.READY:
+            return
+        donation.status = DonationStatus.FAILED
+        donation.failure_reason = reason[:2000]
+        donation.save(update_fields=["status", "failure_reason", "updated_at"])
+        audit.record(
+            actor=None,
+            action="ocr_bridge.donation_failed",
+            target=donation,
+            data={"reason": reason[:500]},
+        )
+
+
+@dataclass(frozen=True)
+class CropInput:
+    x: int
+    y: int
+    width: int
+    height: int
+    png: bytes
+
+
+def donation_store_crops(*, donation: Donation, crops: list[CropInput]) -> int:
+    """Stores encrypted crop images and their rows, once.
+
+    Assumes the donation is ``processing``. Blob names are deterministic, so a retry
+    after a crash overwrites the blobs of the attempt that died. Returns the number
+    of crops the donation has.
+    """
+    data_key = blobs.data_key_for(donation)
+    names = [blobs.crop_name(donation.pk, index) for index in range(len(crops))]
+    for name, crop in zip(names, crops, strict=True):
+        blobs.blob_put(donation=donation, name=name, plaintext=crop.png, data_key=data_key)
+    with transaction.atomic():
+        locked = Donation.objects.select_for_update().get(pk=donation.pk)
+        if locked.crops.exists():
+            return locked.crops.count()
+        WordCrop.objects.bulk_create(
+            WordCrop(
+                donation=locked,
+                index=index,
+                x=crop.x,
+                y=crop.y,
+                width=crop.width,
+                height=crop.height,
+                image_name=name,
+            )
+            for index, (name, crop) in enumerate(zip(names, crops, strict=True))
+        )
+    return len(crops)
+
+
+@dataclass(frozen=True)
+class Prefill:
+    crop_id: int
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+
+
+def donation_finish_prefill(
+    *, donation_id: str, prefills: list[Prefill], engine: str, engine_version: str
+) -> bool:
+    """Writes prefills, opens one labeling task per crop and marks the donation ready.
+
+    All in one transaction under the donation's row lock; a second run finds the
+    donation ready and changes nothing. Returns whether this call did the work.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        donation = Donation.objects.select_for_update().filter(pk=donation_id).first()
+        if donation is None or donation.status != DonationStatus.PROCESSING:
+            return False
+        crops = {crop.pk: crop for crop in donation.crops.all()}
+        for prefill in prefills:
+            crop = crops[prefill.crop_id]
+            crop.prefill_text = prefill.text[:200]
+            crop.prefill_confidence = prefill.confidence
+            crop.prefill_char_confidences = list(prefill.char_confidences)
+            crop.prefill_engine = engine
+            crop.prefill_engine_version = engine_version
+            crop.prefilled_at = now
+        WordCrop.objects.bulk_update(
+            crops.values(),
+            [
+                "prefill_text",
+                "prefill_confidence",
+                "prefill_char_confidences",
+                "prefill_engine",
+                "prefill_engine_version",
+                "prefilled_at",
+            ],
+        )
+        Task.objects.bulk_create(
+            [
+                Task(crop=crop, confidence=crop.prefill_confidence or 0.0)
+                for crop in crops.values()
+            ],
+            ignore_conflicts=True,
+        )
+        donation.status = DonationStatus.READY
+        donation.failure_reason = ""
+        donation.save(update_fields=["status", "failure_reason", "updated_at"])
+    return True
+
+
+# --- Labeling queue -------------------------------------------------------------------
+
+
+def _available(now) -> Q:
+    return Q(leased_to__isnull=True) | Q(lease_expires_at__lt=now)
+
+
+def task_lease_next(*, user, count: int = 1) -> list[Task]:
+    """Leases up to ``count`` tasks to ``user``; tasks the user still holds come first.
+
+    Assumes the caller checked that ``user`` may label. On PostgreSQL the candidate
+    rows are locked with ``FOR UPDATE SKIP LOCKED``, so concurrent callers never wait
+    for each other nor get the same task; the conditional UPDATE keeps SQLite correct
+    too. The order (priority, then lowest prefill confidence, then age) is served by
+    the partial index ``task_queue_idx``.
+    """
+    count = max(1, min(count, settings.TASK_LEASE_MAX_COUNT))
+    now = timezone.now()
+    expires = now + timedelta(seconds=settings.TASK_LEASE_SECONDS)
+    with transaction.atomic():
+        held = list(
+            Task.objects.filter(status=TaskStatus.OPEN, leased_to=user, lease_expires_at__gte=now)
+            .order_by("-priority", "confidence", "id")
+            .values_list("id", flat=True)[:count]
+        )
+        wanted = count - len(held)
+        fresh: list[int] = []
+        if wanted > 0:
+            fresh = list(
+                Task.objects.filter(status=TaskStatus.OPEN)
+                .filter(_available(now))
+                .order_by("-priority", "confidence", "id")
+                .select_for_update(skip_locked=True)
+                .values_list("id", flat=True)[:wanted]
+            )
+        ids = held + fresh
+        if ids:
+            Task.objects.filter(id__in=held).update(lease_expires_at=expires)
+            Task.objects.filter(id__in=fresh).filter(_available(now)).update(
+                leased_to=user, lease_expires_at=expires
+            )
+        tasks = list(
+            Task.objects.filter(id__in=ids, leased_to=user, lease_expires_at=expires)
+            .select_related("crop")
+            .order_by("-priority", "confidence", "id")
+        )
+        if tasks:
+            audit.record(
+                actor=user,
+                action="annotations.task_lease",
+                data={"count": len(tasks), "task_ids": [task.pk for task in tasks]},
+            )
+    return tasks
+
+
+def label_submit(
+    *,
+    user,
+    task_id: int,
+    text: str,
+    rotated: bool = False,
+    non_english: bool = False,
+    unreadable: bool = False,
+    elapsed_ms: int | None = None,
+    client_key: uuid.UUID | None = None,
+    ip_address: str | None = None,
+) -> Label:
+    """Stores a label and closes the task.
+
+    Assumes the caller checked that ``user`` may label. A retried submission (same
+    ``client_key``) returns the label already stored. A label whose lease expired is
+    kept if nobody else labeled the task meanwhile; otherwise ``LabelConflict``.
+    """
+    if unreadable:
+        text = ""
+    now = timezone.now()
+    with transaction.atomic():
+        if client_key is not None:
+            existing = Label.objects.filter(annotator=user, client_key=client_key).first()
+            if existing is not None:
+                return existing
+        task = Task.objects.select_for_update().select_related("crop").get(pk=task_id)
+        held_by_other = (
+            task.leased_to_id not in (None, user.pk)
+            and task.lease_expires_at is not None
+            and task.lease_expires_at >= now
+        )
+        if task.status == TaskStatus.DONE or held_by_other:
+            raise LabelConflict(
+                "Someone else has labeled or is labeling this word; your label was not stored."
+            )
+        label = Label.objects.create(
+            task=task,
+            crop=task.crop,
+            annotator=user,
+            text=text,
+            rotated=rotated,
+            non_english=non_english,
+            unreadable=unreadable,
+            elapsed_ms=elapsed_ms,
+            client_key=client_key,
+        )
+        task.status = TaskStatus.DONE
+        task.leased_to = None
+        task.lease_expires_at = None
+        task.save(update_fields=["status", "leased_to", "lease_expires_at"])
+        audit.record(
+            actor=user,
+            action="annotations.label_submit",
+            target=label,
+            data={"crop_id": task.crop_id, "task_id": task.pk},
+            ip_address=ip_address,
+        )
+    return label
+
+
+def crop_image_read(*, user, crop: WordCrop, ip_address: str | None = None) -> bytes:
+    """Decrypts a crop's PNG for a person and records that they saw it.
+
+    Assumes access was checked (``selectors.crop_get_for_viewer``).
+    """
+    with transaction.atomic():
+        audit.record(
+            actor=user, action="annotations.crop_image_view", target=crop, ip_address=ip_address
+        )
+        return blobs.blob_get(donation=crop.donation, name=crop.image_name)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OcrBridgeConfig(AppConfig):
+    name = "ocr_bridge"
+    verbose_name = "OCR bridge"

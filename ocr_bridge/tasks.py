@@ -1,0 +1,54 @@
+"""Celery tasks of the OCR pipeline: each takes an id, calls one service, owns its retries."""
+
+import logging
+
+from botocore.exceptions import BotoCoreError
+from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError
+
+from annotations.services import donation_fail
+from ocr_bridge import services
+
+logger = logging.getLogger(__name__)
+
+# Worth another try: the service was unreachable, not the document at fault.
+TRANSIENT_ERRORS = (OperationalError, ConnectionError, TimeoutError, BotoCoreError)
+MAX_RETRIES = 3
+
+
+def _run_step(task, step, donation_id: str) -> bool:
+    try:
+        return step(donation_id=donation_id)
+    except TRANSIENT_ERRORS as exc:
+        if task.request.retries < MAX_RETRIES:
+            raise task.retry(exc=exc, countdown=5 * 2**task.request.retries) from exc
+        reason = f"A service stayed unreachable: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001  a failing document must end failed, with its reason
+        logger.exception("pipeline step %s failed for donation %s", task.name, donation_id)
+        reason = f"{type(exc).__name__}: {exc}"
+    donation_fail(donation_id=donation_id, reason=reason)
+    return False
+
+
+@shared_task(name="ocr_bridge.detect_words", bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def detect_words(self, donation_id: str) -> None:
+    if _run_step(self, services.donation_detect_words, donation_id):
+        prefill_crops.delay(donation_id)
+
+
+@shared_task(name="ocr_bridge.prefill_crops", bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def prefill_crops(self, donation_id: str) -> None:
+    _run_step(self, services.donation_prefill, donation_id)
+
+
+@shared_task(name="ocr_bridge.requeue_stalled_donations")
+def requeue_stalled_donations() -> None:
+    retry, failed = services.stalled_donations_requeue(
+        older_than_seconds=settings.OCR_STALLED_AFTER_SECONDS,
+        max_attempts=settings.OCR_MAX_ATTEMPTS,
+    )
+    for donation_id in retry:
+        detect_words.delay(donation_id)
+    if retry or failed:
+        logger.warning("stalled donations: %d requeued, %d failed", len(retry), len(failed))

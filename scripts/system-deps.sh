@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# System packages DropTurk needs beside its Python packages: Tesseract's trained data
+# (the tesserocr wheel brings the library itself). Installs them when run as root.
+set -euo pipefail
+
+missing=()
+if [ -z "${TESSDATA_PREFIX:-}" ] && ! { command -v tesseract >/dev/null && tesseract --list-langs 2>&1 | grep -qx eng; }; then
+  missing+=(tesseract-ocr tesseract-ocr-eng)
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Missing system packages: ${missing[*]}. Install them (e.g. sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+echo "Installing system packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

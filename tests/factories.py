@@ -1,0 +1,80 @@
+"""factory_boy factories; ``build()`` where no database is needed."""
+
+import io
+
+import factory
+from django.contrib.auth import get_user_model
+
+from annotations.images import normalize_image
+from annotations.models import DocumentKind
+from annotations.services import donation_create
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password("correct horse battery staple")
+
+
+def png_bytes(image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def synthetic_document_png(*, kind: str = "receipt", seed: int = 0) -> bytes:
+    from ocr.synthetic import render_document
+
+    return png_bytes(render_document(kind=kind, seed=seed).image)
+
+
+def make_donation(*, source, kind: str = DocumentKind.RECEIPT, seed: int = 0, png: bytes | None = None):
+    """A donation stored the way the API stores one (encrypted), without HTTP."""
+    data = png if png is not None else synthetic_document_png(kind=kind, seed=seed)
+    return donation_create(source=source, kind=kind, image=normalize_image(data))
+
+
+def word_png(text: str = "word") -> bytes:
+    from ocr.synthetic import render_word
+
+    return png_bytes(render_word(text))
+
+
+def make_ready_donation(*, source, confidences: list[float], engine: str = "test-prefill"):
+    """A donation cut into len(confidences) crops with prefills, through the real services.
+
+    Stands in for the OCR pipeline where a test is about what comes after it.
+    """
+    from annotations.services import (
+        CropInput,
+        Prefill,
+        donation_finish_prefill,
+        donation_start_processing,
+        donation_store_crops,
+    )
+
+    donation = make_donation(source=source, png=word_png("page"))
+    donation = donation_start_processing(donation_id=donation.pk)
+    donation_store_crops(
+        donation=donation,
+        crops=[
+            CropInput(x=10 * i, y=0, width=40, height=20, png=word_png(f"w{i}"))
+            for i in range(len(confidences))
+        ],
+    )
+    crops = list(donation.crops.order_by("index"))
+    donation_finish_prefill(
+        donation_id=donation.pk,
+        prefills=[
+            Prefill(crop_id=crop.pk, text=f"w{crop.index}", confidence=conf, char_confidences=(conf, conf))
+            for crop, conf in zip(crops, confidences, strict=True)
+        ],
+        engine=engine,
+        engine_version="1",
+    )
+    donation.refresh_from_db()
+    return donation
