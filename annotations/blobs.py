@@ -34,7 +34,9 @@ def data_key_for(donation: Donation) -> bytes:
     return crypto.unwrap_data_key(donation.wrapped_key, donation_id=str(donation.pk))
 
 
-def blob_put(*, donation: Donation, name: str, plaintext: bytes, data_key: bytes | None = None) -> None:
+def blob_put(
+    *, donation: Donation, name: str, plaintext: bytes, data_key: bytes | None = None
+) -> None:
     key = data_key if data_key is not None else data_key_for(donation)
     sealed = crypto.encrypt_blob(key, plaintext, donation_id=str(donation.pk), name=name)
     saved_as = _storage().save(name, ContentFile(sealed))

@@ -30,7 +30,7 @@ from annotations.models import (
     WordCrop,
 )
 
-TOKEN_PREFIX = "dt_"
+TOKEN_PREFIX = "dt_"  # noqa: S105  a public prefix that marks our tokens, not a secret
 
 
 class LabelConflict(Exception):
@@ -49,9 +49,7 @@ def service_token_create(*, name: str) -> tuple[ServiceToken, str]:
     """Returns the token row and the raw token, which is shown once and never stored."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
-        token = ServiceToken.objects.create(
-            name=name, prefix=raw[:10], token_hash=hash_token(raw)
-        )
+        token = ServiceToken.objects.create(name=name, prefix=raw[:10], token_hash=hash_token(raw))
         audit.record(
             actor=None, action="annotations.service_token_create", target=token, data={"name": name}
         )
@@ -221,10 +219,7 @@ def donation_finish_prefill(
             ],
         )
         Task.objects.bulk_create(
-            [
-                Task(crop=crop, confidence=crop.prefill_confidence or 0.0)
-                for crop in crops.values()
-            ],
+            [Task(crop=crop, confidence=crop.prefill_confidence or 0.0) for crop in crops.values()],
             ignore_conflicts=True,
         )
         donation.status = DonationStatus.READY

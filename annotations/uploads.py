@@ -26,7 +26,7 @@ class UploadTooLarge(APIException):
 
 
 class BoundedMemoryUploadHandler(FileUploadHandler):
-    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):  # noqa: N803  Django's signature
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         if content_length and content_length > settings.DONATION_MAX_BYTES + _ENVELOPE_ALLOWANCE:
             raise UploadTooLarge()
         return None

@@ -22,4 +22,5 @@ class AuditEvent(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_label or self.actor_type} {self.action}"
+        who = self.actor_label or self.actor_type
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {who} {self.action}"

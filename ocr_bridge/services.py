@@ -12,6 +12,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from ocr.detector import detect_words
 from PIL import Image
 
 import audit
@@ -25,7 +26,6 @@ from annotations.services import (
     donation_start_processing,
     donation_store_crops,
 )
-from ocr.detector import detect_words
 from ocr_bridge.engines import get_engine
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,11 @@ def donation_prefill(*, donation_id: str) -> bool:
     for start in range(0, len(crops), RECOGNITION_BATCH):
         batch = crops[start : start + RECOGNITION_BATCH]
         images = [
-            Image.open(io.BytesIO(blobs.blob_get(donation=donation, name=crop.image_name, data_key=data_key)))
+            Image.open(
+                io.BytesIO(
+                    blobs.blob_get(donation=donation, name=crop.image_name, data_key=data_key)
+                )
+            )
             for crop in batch
         ]
         for crop, result in zip(batch, engine.recognize(images), strict=True):
@@ -106,7 +110,9 @@ def donation_prefill(*, donation_id: str) -> bool:
     )
 
 
-def stalled_donations_requeue(*, older_than_seconds: int, max_attempts: int) -> tuple[list[str], list[str]]:
+def stalled_donations_requeue(
+    *, older_than_seconds: int, max_attempts: int
+) -> tuple[list[str], list[str]]:
     """Finds donations the pipeline lost (worker killed, broker down at enqueue).
 
     Returns (ids to hand to the pipeline again, ids marked failed).

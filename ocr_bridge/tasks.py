@@ -24,7 +24,7 @@ def _run_step(task, step, donation_id: str) -> bool:
         if task.request.retries < MAX_RETRIES:
             raise task.retry(exc=exc, countdown=5 * 2**task.request.retries) from exc
         reason = f"A service stayed unreachable: {type(exc).__name__}: {exc}"
-    except Exception as exc:  # noqa: BLE001  a failing document must end failed, with its reason
+    except Exception as exc:
         logger.exception("pipeline step %s failed for donation %s", task.name, donation_id)
         reason = f"{type(exc).__name__}: {exc}"
     donation_fail(donation_id=donation_id, reason=reason)

@@ -10,7 +10,6 @@ import socket
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.files.storage import storages
 
 from annotations import crypto, roles
 from annotations.services import service_token_create
@@ -41,7 +40,9 @@ def blob_dir(tmp_path):
 
 
 def stored_files(storage_root) -> list:
-    return sorted(p for p in storage_root.rglob("*") if p.is_file()) if storage_root.exists() else []
+    return (
+        sorted(p for p in storage_root.rglob("*") if p.is_file()) if storage_root.exists() else []
+    )
 
 
 @pytest.fixture

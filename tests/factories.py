@@ -32,7 +32,9 @@ def synthetic_document_png(*, kind: str = "receipt", seed: int = 0) -> bytes:
     return png_bytes(render_document(kind=kind, seed=seed).image)
 
 
-def make_donation(*, source, kind: str = DocumentKind.RECEIPT, seed: int = 0, png: bytes | None = None):
+def make_donation(
+    *, source, kind: str = DocumentKind.RECEIPT, seed: int = 0, png: bytes | None = None
+):
     """A donation stored the way the API stores one (encrypted), without HTTP."""
     data = png if png is not None else synthetic_document_png(kind=kind, seed=seed)
     return donation_create(source=source, kind=kind, image=normalize_image(data))
@@ -70,7 +72,12 @@ def make_ready_donation(*, source, confidences: list[float], engine: str = "test
     donation_finish_prefill(
         donation_id=donation.pk,
         prefills=[
-            Prefill(crop_id=crop.pk, text=f"w{crop.index}", confidence=conf, char_confidences=(conf, conf))
+            Prefill(
+                crop_id=crop.pk,
+                text=f"w{crop.index}",
+                confidence=conf,
+                char_confidences=(conf, conf),
+            )
             for crop, conf in zip(crops, confidences, strict=True)
         ],
         engine=engine,

@@ -43,8 +43,13 @@ def test_healthz_is_503_when_redis_is_unreachable(client, db, settings):
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/v1/donations/", "/api/v1/donations/{donation_id}/", "/api/v1/tasks/next/",
-     "/api/v1/tasks/{task_id}/submit/", "/api/v1/crops/{crop_id}/image"],
+    [
+        "/api/v1/donations/",
+        "/api/v1/donations/{donation_id}/",
+        "/api/v1/tasks/next/",
+        "/api/v1/tasks/{task_id}/submit/",
+        "/api/v1/crops/{crop_id}/image",
+    ],
 )
 def test_openapi_schema_lists_the_api(client, db, path):
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")

@@ -4,7 +4,9 @@ from annotations.api import views
 
 urlpatterns = [
     path("donations/", views.DonationCreateApi.as_view(), name="donation-create"),
-    path("donations/<uuid:donation_id>/", views.DonationDetailApi.as_view(), name="donation-detail"),
+    path(
+        "donations/<uuid:donation_id>/", views.DonationDetailApi.as_view(), name="donation-detail"
+    ),
     path("tasks/next/", views.TaskNextApi.as_view(), name="task-next"),
     path("tasks/<int:task_id>/submit/", views.TaskSubmitApi.as_view(), name="task-submit"),
     path("crops/<int:crop_id>/image", views.CropImageApi.as_view(), name="crop-image"),

@@ -1,10 +1,9 @@
 import io
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
-
-import pytest
 
 from annotations.models import Donation, ServiceToken
 from annotations.services import hash_token
@@ -20,8 +19,10 @@ def test_create_service_token_prints_a_token_stored_only_hashed(db, client):
     assert token.token_hash == hash_token(raw)
     assert raw not in (token.token_hash, token.prefix)
     # The printed token works for the API.
-    response = client.get("/api/v1/donations/00000000-0000-0000-0000-000000000000/",
-                          HTTP_AUTHORIZATION=f"Bearer {raw}")
+    response = client.get(
+        "/api/v1/donations/00000000-0000-0000-0000-000000000000/",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
     assert response.status_code == 404
 
 

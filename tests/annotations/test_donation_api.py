@@ -38,7 +38,9 @@ def _huge_png_header(width: int, height: int) -> bytes:
     """A tiny, valid-looking PNG that claims to be width×height (a decompression bomb)."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     row = b"\x00" + b"\xff" * 64

@@ -50,7 +50,7 @@ def test_concurrent_leasing_never_hands_out_a_task_twice(postgres_only):
                     return
                 with lock:
                     leased.extend((user.pk, pk) for pk in new)
-        except BaseException as exc:  # noqa: BLE001  surfaced in the main thread below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()

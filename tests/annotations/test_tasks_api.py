@@ -80,13 +80,20 @@ def test_submit_stores_the_label_and_closes_the_task(annotator_client, annotator
 
     assert response.status_code == 201, response.content
     label = Label.objects.get()
-    assert (label.text, label.rotated, label.non_english, label.unreadable) == ("TOTAL", True, False, False)
+    assert (label.text, label.rotated, label.non_english, label.unreadable) == (
+        "TOTAL",
+        True,
+        False,
+        False,
+    )
     assert label.annotator == annotator
     assert label.elapsed_ms == 1800
     task = Task.objects.get(pk=task_id)
     assert task.status == TaskStatus.DONE
     assert task.leased_to is None
-    assert AuditEvent.objects.filter(action="annotations.label_submit", target_id=str(label.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="annotations.label_submit", target_id=str(label.pk)
+    ).exists()
     # The next lease moves on to the next task.
     assert annotator_client.post(NEXT).json()["tasks"][0]["id"] == queue[0.5].pk
 
@@ -146,7 +153,12 @@ def test_lost_lease_label_conflicts_when_someone_else_labeled(
     Task.objects.filter(pk=task_id).update(lease_expires_at=timezone.now() - timedelta(minutes=1))
     client.force_login(other_annotator)
     assert client.post(NEXT).json()["tasks"][0]["id"] == task_id
-    assert client.post(submit_url(task_id), {"text": "theirs"}, content_type="application/json").status_code == 201
+    assert (
+        client.post(
+            submit_url(task_id), {"text": "theirs"}, content_type="application/json"
+        ).status_code
+        == 201
+    )
 
     client.force_login(annotator)
     response = client.post(submit_url(task_id), {"text": "mine"}, content_type="application/json")
@@ -155,7 +167,9 @@ def test_lost_lease_label_conflicts_when_someone_else_labeled(
     assert list(Label.objects.values_list("text", flat=True)) == ["theirs"]
 
 
-def test_submit_for_a_task_another_annotator_holds_conflicts(client, annotator, other_annotator, queue):
+def test_submit_for_a_task_another_annotator_holds_conflicts(
+    client, annotator, other_annotator, queue
+):
     client.force_login(annotator)
     task_id = client.post(NEXT).json()["tasks"][0]["id"]
     client.force_login(other_annotator)
@@ -165,22 +179,36 @@ def test_submit_for_a_task_another_annotator_holds_conflicts(client, annotator, 
 
 
 def test_unknown_task_is_404(annotator_client, db):
-    assert annotator_client.post(submit_url(999999), {"text": "x"}, content_type="application/json").status_code == 404
+    assert (
+        annotator_client.post(
+            submit_url(999999), {"text": "x"}, content_type="application/json"
+        ).status_code
+        == 404
+    )
 
 
-def test_people_without_the_annotator_role_cannot_lease_or_submit(client, reviewer, queue, service_token):
+def test_people_without_the_annotator_role_cannot_lease_or_submit(
+    client, reviewer, queue, service_token
+):
     assert client.post(NEXT).status_code in (401, 403)
     client.force_login(reviewer)
     response = client.post(NEXT)
     assert response.status_code == 403
     assert "annotator role" in response.json()["detail"]
-    assert client.post(submit_url(queue[0.2].pk), {"text": "x"}, content_type="application/json").status_code == 403
+    assert (
+        client.post(
+            submit_url(queue[0.2].pk), {"text": "x"}, content_type="application/json"
+        ).status_code
+        == 403
+    )
     client.logout()
     client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {service_token.raw}"
     assert client.post(NEXT).status_code == 403
 
 
-def test_crop_image_for_the_lease_holder_only_and_audited(client, annotator, other_annotator, reviewer, queue):
+def test_crop_image_for_the_lease_holder_only_and_audited(
+    client, annotator, other_annotator, reviewer, queue
+):
     client.force_login(annotator)
     task = client.post(NEXT).json()["tasks"][0]
 
@@ -190,9 +218,14 @@ def test_crop_image_for_the_lease_holder_only_and_audited(client, annotator, oth
     assert response["Cache-Control"] == "no-store"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response.content.startswith(b"\x89PNG")
-    assert AuditEvent.objects.filter(
-        action="annotations.crop_image_view", actor_id=str(annotator.pk), target_id=str(task["crop_id"])
-    ).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            action="annotations.crop_image_view",
+            actor_id=str(annotator.pk),
+            target_id=str(task["crop_id"]),
+        ).count()
+        == 1
+    )
 
     client.force_login(other_annotator)
     assert client.get(task["image_url"]).status_code == 404

@@ -41,21 +41,27 @@ def test_a_receipt_becomes_prefilled_crops_with_tasks(service_token):
     png = blobs.blob_get(donation=donation, name=first.image_name)
     assert png.startswith(b"\x89PNG")
     # The worker's reads of image bytes are on the audit trail.
-    actions = set(AuditEvent.objects.filter(target_id=str(donation.pk)).values_list("action", flat=True))
+    actions = set(
+        AuditEvent.objects.filter(target_id=str(donation.pk)).values_list("action", flat=True)
+    )
     assert {"ocr_bridge.document_read", "ocr_bridge.crops_read"} <= actions
 
 
 def test_running_the_pipeline_twice_changes_nothing(service_token):
     donation = make_donation(source=service_token, seed=4)
     _run_pipeline(donation.pk)
-    before = list(WordCrop.objects.filter(donation=donation).values_list("pk", "prefill_text", "prefilled_at"))
+    before = list(
+        WordCrop.objects.filter(donation=donation).values_list("pk", "prefill_text", "prefilled_at")
+    )
     tasks_before = list(Task.objects.values_list("pk", flat=True))
 
     _run_pipeline(donation.pk)
     tasks.detect_words.apply(args=[str(donation.pk)])
     tasks.prefill_crops.apply(args=[str(donation.pk)])
 
-    after = list(WordCrop.objects.filter(donation=donation).values_list("pk", "prefill_text", "prefilled_at"))
+    after = list(
+        WordCrop.objects.filter(donation=donation).values_list("pk", "prefill_text", "prefilled_at")
+    )
     assert after == before
     assert list(Task.objects.values_list("pk", flat=True)) == tasks_before
 
@@ -87,7 +93,9 @@ def test_a_document_that_cannot_be_read_ends_failed_with_its_reason(service_toke
     assert donation.status == DonationStatus.FAILED
     assert "DecryptionError" in donation.failure_reason
     assert donation.crops.count() == 0
-    assert AuditEvent.objects.filter(action="ocr_bridge.donation_failed", target_id=str(donation.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="ocr_bridge.donation_failed", target_id=str(donation.pk)
+    ).exists()
 
 
 def test_a_failing_engine_fails_the_donation_not_leaves_it_processing(service_token, settings):
@@ -109,7 +117,9 @@ def test_stalled_donations_are_requeued_then_given_up(service_token, settings):
     retry, failed = services.stalled_donations_requeue(older_than_seconds=60, max_attempts=3)
     assert (retry, failed) == ([str(donation.pk)], [])
 
-    Donation.objects.filter(pk=donation.pk).update(pipeline_attempts=3, updated_at="2000-01-01T00:00:00Z")
+    Donation.objects.filter(pk=donation.pk).update(
+        pipeline_attempts=3, updated_at="2000-01-01T00:00:00Z"
+    )
     retry, failed = services.stalled_donations_requeue(older_than_seconds=60, max_attempts=3)
     assert (retry, failed) == ([], [str(donation.pk)])
     donation.refresh_from_db()

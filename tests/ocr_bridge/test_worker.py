@@ -33,7 +33,9 @@ def test_posted_document_reaches_ready_through_the_worker(worker, client):
     client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {raw}"
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    upload = SimpleUploadedFile("r.png", synthetic_document_png(kind="receipt", seed=11), "image/png")
+    upload = SimpleUploadedFile(
+        "r.png", synthetic_document_png(kind="receipt", seed=11), "image/png"
+    )
     response = client.post("/api/v1/donations/", {"image": upload, "kind": "receipt"})
     assert response.status_code == 201
     donation_id = response.json()["id"]

@@ -12,7 +12,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, name: str, **options) -> None:
         if ServiceToken.objects.filter(name=name).exists():
-            raise CommandError(f"A service token named {name!r} exists already; choose another name.")
+            raise CommandError(
+                f"A service token named {name!r} exists already; choose another name."
+            )
         _, raw = service_token_create(name=name)
         self.stderr.write(f"Service token {name!r} created. It is shown once; store it now:")
         self.stdout.write(raw)

@@ -5,12 +5,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from ocr.synthetic import render_document
 
 from annotations import roles
 from annotations.images import normalize_image
 from annotations.models import ServiceToken
 from annotations.services import donation_create, service_token_create
-from ocr.synthetic import render_document
 
 DEMO_PEOPLE = {
     "annotator": [roles.ANNOTATOR],
@@ -18,7 +18,7 @@ DEMO_PEOPLE = {
     "mlengineer": [roles.ML_ENGINEER],
     "admin": [roles.ADMIN],
 }
-DEMO_TOKEN = "demo-donations"
+DEMO_TOKEN = "demo-donations"  # noqa: S105  the token's name, not a secret
 DEMO_DOCUMENTS = [("receipt", 1), ("receipt", 2), ("invoice", 3), ("letter", 4)]
 
 
@@ -58,5 +58,9 @@ class Command(BaseCommand):
             rendered = render_document(kind=kind, seed=seed).image
             out = io.BytesIO()
             rendered.save(out, format="PNG")
-            donation = donation_create(source=token, kind=kind, image=normalize_image(out.getvalue()))
-            self.stdout.write(f"  demo {kind} donated: {donation.pk} (the worker will cut it into words)")
+            donation = donation_create(
+                source=token, kind=kind, image=normalize_image(out.getvalue())
+            )
+            self.stdout.write(
+                f"  demo {kind} donated: {donation.pk} (the worker will cut it into words)"
+            )
