@@ -36,9 +36,23 @@ def worker_process(redis_url, transactional_db, tmp_path):
     }
     log = tmp_path / "worker.log"
     with log.open("w") as log_file:
-        process = subprocess.Popen(  # noqa: S603  our own worker, fixed arguments
-            [sys.executable, "-m", "celery", "-A", "dropturk", "worker", "-Q", "ocr,default",
-             "--pool", "solo", "-l", "INFO", "--without-gossip", "--without-mingle"],
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "dropturk",
+                "worker",
+                "-Q",
+                "ocr,default",
+                "--pool",
+                "solo",
+                "-l",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
             cwd=REPO,
             env=env,
             stdout=log_file,
