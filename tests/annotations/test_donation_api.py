@@ -1,4 +1,5 @@
 import io
+import os
 import struct
 import zlib
 
@@ -227,3 +228,20 @@ def test_detail_shows_status_and_crops_to_its_sender_only(
     assert client.get(url).status_code == 404
     client.force_login(reviewer)
     assert client.get(url).status_code == 200
+
+
+def test_large_uploads_are_never_spooled_to_a_temporary_file(service_client, monkeypatch):
+    from django.core.files import uploadedfile
+
+    def no_disk(*args, **kwargs):
+        raise AssertionError("an upload was about to be written to a temporary file")
+
+    monkeypatch.setattr(uploadedfile.TemporaryUploadedFile, "__init__", no_disk)
+    # Noise does not compress: about 3.6 MB, above Django's 2.5 MB in-memory threshold.
+    noise = Image.frombytes("RGB", (1200, 1000), os.urandom(1200 * 1000 * 3))
+    data = _encode(noise, "PNG")
+    assert len(data) > 2_621_440
+
+    response = _post(service_client, data, content_type="image/png")
+
+    assert response.status_code == 201, response.content
