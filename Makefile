@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install system-deps services run migrate seed worker test lint format clean
+.PHONY: help install system-deps services run migrate seed worker test bench lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ worker: install ## Run only a Celery worker (all queues)
 
 test: install services ## Install and run the whole suite against the local PostgreSQL and Redis
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install ## Speed benchmarks (each prints its figures)
+	$(BIN)/python -m benchmarks.pipeline --pages $${BENCH_PAGES:-10}
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .

@@ -1,6 +1,7 @@
 """The S3 path over HTTP, against moto's standalone server on 127.0.0.1."""
 
 import io
+import logging
 
 import boto3
 import pytest
@@ -16,6 +17,7 @@ BUCKET = "dropturk-test"
 
 @pytest.fixture(scope="session")
 def s3_endpoint():
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
