@@ -66,19 +66,23 @@ def test_running_the_pipeline_twice_changes_nothing(service_token):
     assert list(Task.objects.values_list("pk", flat=True)) == tasks_before
 
 
-def test_a_redelivered_detect_after_a_crash_reuses_the_stored_crops(service_token):
+def test_a_redelivered_detect_after_a_crash_reuses_the_stored_crops(service_token, monkeypatch):
     # Given a worker that stored the crops and died before prefilling
     donation = make_donation(source=service_token, seed=5)
     services.donation_detect_words(donation_id=donation.pk)
-    crop_ids = list(WordCrop.objects.filter(donation=donation).values_list("pk", flat=True))
+    crop_ids = list(WordCrop.objects.filter(donation=donation).order_by("pk").values_list("pk", flat=True))
 
     # When the message is delivered again
+    handed_over = []
+    monkeypatch.setattr(tasks.prefill_crops, "delay", handed_over.append)
     tasks.detect_words.apply(args=[str(donation.pk)])
 
-    # Then the same crops are prefilled and the donation is ready
+    # Then it hands over to the prefill step, which prefills the same crops
+    assert handed_over == [str(donation.pk)]
+    tasks.prefill_crops.apply(args=handed_over)
     donation.refresh_from_db()
     assert donation.status == DonationStatus.READY
-    assert list(WordCrop.objects.filter(donation=donation).values_list("pk", flat=True)) == crop_ids
+    assert list(WordCrop.objects.filter(donation=donation).order_by("pk").values_list("pk", flat=True)) == crop_ids
 
 
 def test_a_document_that_cannot_be_read_ends_failed_with_its_reason(service_token, blob_dir):
@@ -103,6 +107,7 @@ def test_a_failing_engine_fails_the_donation_not_leaves_it_processing(service_to
     donation = make_donation(source=service_token, seed=7)
 
     tasks.detect_words.apply(args=[str(donation.pk)])
+    tasks.prefill_crops.apply(args=[str(donation.pk)])
 
     donation.refresh_from_db()
     assert donation.status == DonationStatus.FAILED
