@@ -20,7 +20,7 @@ from PIL import Image, ImageOps
 # Tesseract's OpenMP threads only slow it down on small crops (OCR-FACTS.md).
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
-import tesserocr  # noqa: E402  must come after OMP_THREAD_LIMIT is set
+import tesserocr
 
 
 @dataclass(frozen=True)

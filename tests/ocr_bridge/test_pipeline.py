@@ -70,7 +70,9 @@ def test_a_redelivered_detect_after_a_crash_reuses_the_stored_crops(service_toke
     # Given a worker that stored the crops and died before prefilling
     donation = make_donation(source=service_token, seed=5)
     services.donation_detect_words(donation_id=donation.pk)
-    crop_ids = list(WordCrop.objects.filter(donation=donation).order_by("pk").values_list("pk", flat=True))
+    crop_ids = list(
+        WordCrop.objects.filter(donation=donation).order_by("pk").values_list("pk", flat=True)
+    )
 
     # When the message is delivered again
     handed_over = []
@@ -82,7 +84,10 @@ def test_a_redelivered_detect_after_a_crash_reuses_the_stored_crops(service_toke
     tasks.prefill_crops.apply(args=handed_over)
     donation.refresh_from_db()
     assert donation.status == DonationStatus.READY
-    assert list(WordCrop.objects.filter(donation=donation).order_by("pk").values_list("pk", flat=True)) == crop_ids
+    assert (
+        list(WordCrop.objects.filter(donation=donation).order_by("pk").values_list("pk", flat=True))
+        == crop_ids
+    )
 
 
 def test_a_document_that_cannot_be_read_ends_failed_with_its_reason(service_token, blob_dir):
