@@ -68,7 +68,7 @@ class DetectorConfig:
     # A phrase is cut into words at gaps wider than `max_gap` × its median character
     # height, and at gaps wider than `min_gap` × that height which are also
     # `gap_contrast` times the phrase's median gap between letters.
-    max_gap: float = 0.4
+    max_gap: float = 0.3
     min_gap: float = 0.2
     gap_contrast: float = 3.0
     # Joining glyphs of very different sizes chains lines together; punctuation is the

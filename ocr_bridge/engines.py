@@ -111,7 +111,10 @@ class TesseractEngine:
                     current = []
                 if iterator.IsAtBeginningOf(tesserocr.RIL.WORD):
                     word_confidences.append(iterator.Confidence(tesserocr.RIL.WORD) / 100)
-                symbol = iterator.GetUTF8Text(level)
+                try:
+                    symbol = iterator.GetUTF8Text(level)
+                except RuntimeError:  # tesserocr raises on a symbol with no text
+                    symbol = ""
                 if symbol:
                     confidence = min(max(iterator.Confidence(level) / 100, 0.0), 1.0)
                     current.extend((char, confidence) for char in symbol)
