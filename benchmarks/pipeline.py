@@ -48,6 +48,7 @@ def main() -> int:
     os.environ["DROPTURK_DATA_DIR"] = str(workdir)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dropturk.settings")
     os.environ.setdefault("DROPTURK_SECRETS_DIR", str(workdir / "secrets"))
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 
     django.setup()
