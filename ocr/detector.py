@@ -68,7 +68,7 @@ class DetectorConfig:
     # A phrase is cut into words at gaps wider than `max_gap` × its median character
     # height, and at gaps wider than `min_gap` × that height which are also
     # `gap_contrast` times the phrase's median gap between letters.
-    max_gap: float = 0.3
+    max_gap: float = 0.35
     min_gap: float = 0.2
     gap_contrast: float = 3.0
     # Joining glyphs of very different sizes chains lines together; punctuation is the
@@ -276,10 +276,9 @@ def _group_words(chars: np.ndarray, config: DetectorConfig) -> np.ndarray:
         ends = np.maximum.accumulate(x1[idx])
         gaps = x0[idx[1:]] - ends[:-1]
         starts = np.concatenate(([0], np.flatnonzero(gaps > 0) + 1))
-        glyph_top = np.minimum.reduceat(y0[idx], starts)
-        glyph_bottom = np.maximum.reduceat(y1[idx], starts)
-        glyph_tall = np.logical_or.reduceat(~small[idx], starts)
-        height = float(np.median((glyph_bottom - glyph_top)[glyph_tall]))
+        # The median over all regions, nested ones included, is nearer to the x-height
+        # than to the glyph height: the scale that word spaces follow.
+        height = float(np.median(heights[idx][~small[idx]]))
         glyph_gaps = gaps[starts[1:] - 1]
         cuts = starts[1:][_word_gaps(glyph_gaps, height, config)]
         for piece in np.split(idx, cuts):

@@ -167,7 +167,7 @@ def _run_detector(args: argparse.Namespace) -> int:
     )
     sys.stdout.write(
         "metric\tvalue\n"
-        f"pages\t{min(args.limit or 10**9, len(funsd_pages(args.data)))}\n"
+        f"pages\t{len(funsd_pages(args.data, limit=args.limit))}\n"
         f"true words\t{score.truth}\n"
         f"detected\t{score.detected}\n"
         f"precision\t{score.precision:.3f}\n"

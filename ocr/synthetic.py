@@ -47,21 +47,62 @@ _STREETS = ("Main", "Oak", "Market", "Station", "Harbour", "Jalan", "Park", "Hil
 _STREET_KINDS = ("Street", "Road", "Avenue", "Lane", "Drive")
 _CITIES = ("Springfield", "Kuala Lumpur", "Boston", "Leeds", "Penang", "Denver", "Austin")
 _SHOP_WORDS = (
-    "MART", "STORE", "CAFE", "BAKERY", "HARDWARE", "PHARMACY", "TRADING", "KITCHEN",
-    "GROCER", "BOOKS", "SUPPLY", "MARKET",
+    "MART",
+    "STORE",
+    "CAFE",
+    "BAKERY",
+    "HARDWARE",
+    "PHARMACY",
+    "TRADING",
+    "KITCHEN",
+    "GROCER",
+    "BOOKS",
+    "SUPPLY",
+    "MARKET",
 )
 _SHOP_PREFIXES = ("SUNRISE", "GOLDEN", "CITY", "FRESH", "HAPPY", "EAST", "BLUE", "PRIME")
 _ITEMS = (
-    "Coffee", "Tea", "Milk", "Bread", "Eggs", "Rice", "Sugar", "Butter", "Apples", "Water",
-    "Noodles", "Chicken", "Soap", "Batteries", "Pencil", "Notebook", "Tape", "Screws",
-    "Paint", "Gloves", "Juice", "Cookies", "Cheese", "Tissue", "Bananas", "Yogurt",
+    "Coffee",
+    "Tea",
+    "Milk",
+    "Bread",
+    "Eggs",
+    "Rice",
+    "Sugar",
+    "Butter",
+    "Apples",
+    "Water",
+    "Noodles",
+    "Chicken",
+    "Soap",
+    "Batteries",
+    "Pencil",
+    "Notebook",
+    "Tape",
+    "Screws",
+    "Paint",
+    "Gloves",
+    "Juice",
+    "Cookies",
+    "Cheese",
+    "Tissue",
+    "Bananas",
+    "Yogurt",
 )
 _ITEM_ADJECTIVES = ("Large", "Small", "Fresh", "Organic", "Classic", "Extra", "Mini", "Premium")
 _SERVICES = (
-    "Consulting", "Design", "Delivery", "Installation", "Maintenance", "Support", "Training",
-    "Licence", "Hosting", "Repair",
+    "Consulting",
+    "Design",
+    "Delivery",
+    "Installation",
+    "Maintenance",
+    "Support",
+    "Training",
+    "Licence",
+    "Hosting",
+    "Repair",
 )
-_PROSE = (
+_PROSE_TEXT = (
     "the of and to in is that for it as was with be by on not he this are or his from at "
     "which but have an had they you were their one all we can her has there been if more "
     "when will would who so no about order payment account delivery invoice receipt "
@@ -69,7 +110,8 @@ _PROSE = (
     "customer service contract attached copy information number date total amount due "
     "received confirm following changes agreement sample results summary quarterly market "
     "product research program committee budget approval director manager department"
-).split()
+)
+_PROSE = _PROSE_TEXT.split()
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -159,6 +201,10 @@ def _time(rng: random.Random) -> str:
     return f"{rng.randint(7, 22):02d}:{rng.randint(0, 59):02d}"
 
 
+def _phone(rng: random.Random) -> str:
+    return f"({rng.randint(100, 999)}) {rng.randint(100, 999)}-{rng.randint(1000, 9999)}"
+
+
 def _person(rng: random.Random) -> str:
     return f"{rng.choice(_FIRST_NAMES)} {rng.choice(_LAST_NAMES)}"
 
@@ -207,8 +253,7 @@ class _Canvas:
         return round(self.draw.textlength(text, font=font))
 
     def line_height(self, font: FontLike) -> int:
-        left, top, right, bottom = self.draw.textbbox((0, 0), "Hg", font=font)
-        return bottom
+        return self.draw.textbbox((0, 0), "Hg", font=font)[3]
 
     def write(
         self,
@@ -228,9 +273,7 @@ class _Canvas:
                 break
             self.draw.text((cursor, y), word, font=font, fill=fill)
             bbox = self.draw.textbbox((cursor, y), word, font=font)
-            self.words.append(
-                (word, bbox, self.background if background is None else background)
-            )
+            self.words.append((word, bbox, self.background if background is None else background))
             cursor += self.text_width(word, font) + space
         return cursor
 
@@ -325,7 +368,9 @@ def _render_receipt(rng: random.Random) -> _Canvas:
     canvas.write(margin, y, rng.choice(("CASH", "VISA", "Card")), font)
     canvas.write_right(right, y, f"{total + tax + rng.uniform(0, 20):.2f}", font)
     y += line + 10
-    canvas.write_centered(y, rng.choice(("THANK YOU", "Thank you, come again!", "THANK YOU!")), font)
+    canvas.write_centered(
+        y, rng.choice(("THANK YOU", "Thank you, come again!", "THANK YOU!")), font
+    )
     return canvas
 
 
@@ -426,7 +471,8 @@ def _render_letter(rng: random.Random) -> _Canvas:
     y += line
     canvas.write_right(canvas.width - margin, y, _date(rng), font)
     y += 2 * line
-    canvas.write(margin, y, f"Dear {rng.choice(('Mr.', 'Ms.', 'Dr.'))} {rng.choice(_LAST_NAMES)},", font)
+    salutation = rng.choice(("Mr.", "Ms.", "Dr."))
+    canvas.write(margin, y, f"Dear {salutation} {rng.choice(_LAST_NAMES)},", font)
     y += 2 * line
     while y < canvas.height - 6 * line:
         paragraph = " ".join(_sentence(rng, rng.randint(6, 14)) for _ in range(rng.randint(2, 4)))
@@ -462,7 +508,7 @@ def _render_other(rng: random.Random) -> _Canvas:
         ("Address:", lambda: _street(rng)),
         ("City:", lambda: rng.choice(_CITIES)),
         ("Date:", lambda: _date(rng)),
-        ("Phone:", lambda: f"({rng.randint(100, 999)}) {rng.randint(100, 999)}-{rng.randint(1000, 9999)}"),
+        ("Phone:", lambda: _phone(rng)),
         ("Reference:", lambda: f"REF-{rng.randint(100, 9999)}"),
         ("Amount:", lambda: f"${_price(rng, 10, 5000)}"),
         ("Department:", lambda: rng.choice(_PROSE).capitalize()),
