@@ -7,6 +7,10 @@ missing=()
 if [ -z "${TESSDATA_PREFIX:-}" ] && ! { command -v tesseract >/dev/null && tesseract --list-langs 2>&1 | grep -qx eng; }; then
   missing+=(tesseract-ocr tesseract-ocr-eng)
 fi
+# Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+if [ ! -x /usr/bin/chromium ]; then
+  missing+=(chromium)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
