@@ -146,6 +146,10 @@ class Label(models.Model):
     elapsed_ms = models.PositiveIntegerField(null=True, blank=True)
     # Chosen by the client so that a retried submission stores one label.
     client_key = models.UUIDField(null=True, blank=True)
+    # An annotator's correction of their own earlier label (undo); the earlier one stays.
+    revises = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="revision"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -160,3 +164,23 @@ class Label(models.Model):
 
     def __str__(self) -> str:
         return f"label {self.pk} on crop {self.crop_id}"
+
+
+class Skip(models.Model):
+    """An annotator passed on a task: it goes back to the queue, but not to them."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="skips")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="skips"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "annotator"], name="skip_unique_task_annotator"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator_id} skipped task {self.task_id}"

@@ -14,17 +14,17 @@ from datetime import timedelta
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 import audit
-from annotations import blobs, crypto
+from annotations import blobs, crypto, selectors
 from annotations.images import NormalizedImage
 from annotations.models import (
     Donation,
     DonationStatus,
     Label,
     ServiceToken,
+    Skip,
     Task,
     TaskStatus,
     WordCrop,
@@ -231,10 +231,6 @@ def donation_finish_prefill(
 # --- Labeling queue -------------------------------------------------------------------
 
 
-def _available(now) -> Q:
-    return Q(leased_to__isnull=True) | Q(lease_expires_at__lt=now)
-
-
 def task_lease_next(*, user, count: int = 1) -> list[Task]:
     """Leases up to ``count`` tasks to ``user``; tasks the user still holds come first.
 
@@ -257,16 +253,14 @@ def task_lease_next(*, user, count: int = 1) -> list[Task]:
         fresh: list[int] = []
         if wanted > 0:
             fresh = list(
-                Task.objects.filter(status=TaskStatus.OPEN)
-                .filter(_available(now))
-                .order_by("-priority", "confidence", "id")
+                selectors.task_queue(user=user, now=now)
                 .select_for_update(skip_locked=True)
                 .values_list("id", flat=True)[:wanted]
             )
         ids = held + fresh
         if ids:
             Task.objects.filter(id__in=held).update(lease_expires_at=expires)
-            Task.objects.filter(id__in=fresh).filter(_available(now)).update(
+            Task.objects.filter(id__in=fresh).filter(selectors.task_available(now)).update(
                 leased_to=user, lease_expires_at=expires
             )
         tasks = list(
@@ -339,6 +333,91 @@ def label_submit(
             action="annotations.label_submit",
             target=label,
             data={"crop_id": task.crop_id, "task_id": task.pk},
+            ip_address=ip_address,
+        )
+    return label
+
+
+def task_skip(*, user, task_id: int) -> None:
+    """Hands a task back to the queue; this annotator will not be offered it again.
+
+    Assumes the caller checked that ``user`` may label.
+    """
+    with transaction.atomic():
+        task = Task.objects.select_for_update().get(pk=task_id)
+        Skip.objects.get_or_create(task=task, annotator=user)
+        if task.leased_to_id == user.pk:
+            task.leased_to = None
+            task.lease_expires_at = None
+            task.save(update_fields=["leased_to", "lease_expires_at"])
+        audit.record(actor=user, action="annotations.task_skip", target=task)
+
+
+def task_renew(*, user, task_id: int) -> Task:
+    """Extends this annotator's lease; retakes an expired one nobody else took.
+
+    Raises ``LabelConflict`` when the task is done or someone else holds it now.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        task = Task.objects.select_for_update().get(pk=task_id)
+        held_by_other = (
+            task.leased_to_id not in (None, user.pk)
+            and task.lease_expires_at is not None
+            and task.lease_expires_at >= now
+        )
+        if task.status == TaskStatus.DONE or held_by_other:
+            raise LabelConflict("This word has been given to someone else meanwhile.")
+        task.leased_to = user
+        task.lease_expires_at = now + timedelta(seconds=settings.TASK_LEASE_SECONDS)
+        task.save(update_fields=["leased_to", "lease_expires_at"])
+    return task
+
+
+def label_revise(
+    *,
+    user,
+    label_id: int,
+    text: str,
+    rotated: bool = False,
+    non_english: bool = False,
+    unreadable: bool = False,
+    elapsed_ms: int | None = None,
+    client_key: uuid.UUID | None = None,
+    ip_address: str | None = None,
+) -> Label:
+    """Stores an annotator's correction of their own label (undo); the old one is kept.
+
+    Assumes the caller checked that ``user`` may label and owns the label. Raises
+    ``LabelConflict`` if the label was revised already (only the newest can be).
+    """
+    if unreadable:
+        text = ""
+    with transaction.atomic():
+        if client_key is not None:
+            existing = Label.objects.filter(annotator=user, client_key=client_key).first()
+            if existing is not None:
+                return existing
+        old = Label.objects.select_for_update().get(pk=label_id, annotator=user)
+        if Label.objects.filter(revises=old).exists():
+            raise LabelConflict("This label was corrected already; correct the newest version.")
+        label = Label.objects.create(
+            task_id=old.task_id,
+            crop_id=old.crop_id,
+            annotator=user,
+            text=text,
+            rotated=rotated,
+            non_english=non_english,
+            unreadable=unreadable,
+            elapsed_ms=elapsed_ms,
+            client_key=client_key,
+            revises=old,
+        )
+        audit.record(
+            actor=user,
+            action="annotations.label_revise",
+            target=label,
+            data={"crop_id": old.crop_id, "revises": old.pk},
             ip_address=ip_address,
         )
     return label

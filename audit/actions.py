@@ -9,6 +9,8 @@ ACTIONS: dict[str, str] = {
     "annotations.crop_image_view": "viewed the image of word crop {target_id}",
     "annotations.task_lease": "leased {data[count]} labeling task(s)",
     "annotations.label_submit": "labeled word crop {data[crop_id]}",
+    "annotations.label_revise": "corrected their label of word crop {data[crop_id]}",
+    "annotations.task_skip": "skipped labeling task {target_id}",
     "annotations.service_token_create": "created service token {data[name]}",
     "ocr_bridge.document_read": "decrypted donation {target_id} to detect words",
     "ocr_bridge.crops_read": "decrypted {data[count]} crop(s) of donation {target_id} to prefill",

@@ -9,5 +9,9 @@ urlpatterns = [
     ),
     path("tasks/next/", views.TaskNextApi.as_view(), name="task-next"),
     path("tasks/<int:task_id>/submit/", views.TaskSubmitApi.as_view(), name="task-submit"),
+    path("tasks/<int:task_id>/skip/", views.TaskSkipApi.as_view(), name="task-skip"),
+    path("tasks/<int:task_id>/renew/", views.TaskRenewApi.as_view(), name="task-renew"),
+    path("labels/mine/", views.LabelMineApi.as_view(), name="label-mine"),
+    path("labels/<int:label_id>/revise/", views.LabelReviseApi.as_view(), name="label-revise"),
     path("crops/<int:crop_id>/image", views.CropImageApi.as_view(), name="crop-image"),
 ]

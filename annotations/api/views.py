@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from annotations import selectors, services
 from annotations.api.permissions import IsAnnotator, IsDonationService, IsPerson
 from annotations.images import ImageRejected, normalize_image
-from annotations.models import DocumentKind, Task
+from annotations.models import DocumentKind, Label, Task
 
 
 def client_ip(request) -> str | None:
@@ -136,47 +136,62 @@ class TaskNextApi(APIView):
         return Response(self.OutputSerializer({"tasks": tasks}).data)
 
 
+class LabelInputSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=True)
+    rotated = serializers.BooleanField(default=False)
+    non_english = serializers.BooleanField(default=False)
+    unreadable = serializers.BooleanField(default=False)
+    elapsed_ms = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=24 * 3600 * 1000
+    )
+    client_key = serializers.UUIDField(required=False, allow_null=True)
+
+    def validate_text(self, value: str) -> str:
+        if any(ord(char) < 32 or ord(char) == 127 for char in value):
+            raise serializers.ValidationError("Text must not contain control characters.")
+        return value
+
+    def validate(self, attrs):
+        if not attrs["text"] and not attrs["unreadable"]:
+            raise serializers.ValidationError(
+                {"text": "Type the word, or flag the crop as unreadable."}
+            )
+        return attrs
+
+
+class LabelOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    task_id = serializers.IntegerField()
+    crop_id = serializers.IntegerField()
+    image_url = serializers.SerializerMethodField()
+    text = serializers.CharField()
+    rotated = serializers.BooleanField()
+    non_english = serializers.BooleanField()
+    unreadable = serializers.BooleanField()
+    revises = serializers.IntegerField(source="revises_id", allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    def get_image_url(self, label) -> str:
+        return f"/api/v1/crops/{label.crop_id}/image"
+
+
+def _conflict(conflict: services.LabelConflict) -> Response:
+    return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
+
+
+def _task_or_404(task_id: int) -> None:
+    if not Task.objects.filter(pk=task_id).exists():
+        raise NotFound("No such task.")
+
+
 class TaskSubmitApi(APIView):
     permission_classes = [IsAnnotator]
 
-    class InputSerializer(serializers.Serializer):
-        text = serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=True)
-        rotated = serializers.BooleanField(default=False)
-        non_english = serializers.BooleanField(default=False)
-        unreadable = serializers.BooleanField(default=False)
-        elapsed_ms = serializers.IntegerField(
-            required=False, allow_null=True, min_value=0, max_value=24 * 3600 * 1000
-        )
-        client_key = serializers.UUIDField(required=False, allow_null=True)
-
-        def validate_text(self, value: str) -> str:
-            if any(ord(char) < 32 or ord(char) == 127 for char in value):
-                raise serializers.ValidationError("Text must not contain control characters.")
-            return value
-
-        def validate(self, attrs):
-            if not attrs["text"] and not attrs["unreadable"]:
-                raise serializers.ValidationError(
-                    {"text": "Type the word, or flag the crop as unreadable."}
-                )
-            return attrs
-
-    class OutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        task_id = serializers.IntegerField()
-        crop_id = serializers.IntegerField()
-        text = serializers.CharField()
-        rotated = serializers.BooleanField()
-        non_english = serializers.BooleanField()
-        unreadable = serializers.BooleanField()
-        created_at = serializers.DateTimeField()
-
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 409: None})
+    @extend_schema(request=LabelInputSerializer, responses={201: LabelOutputSerializer, 409: None})
     def post(self, request, task_id: int):
-        serializer = self.InputSerializer(data=request.data)
+        serializer = LabelInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if not Task.objects.filter(pk=task_id).exists():
-            raise NotFound("No such task.")
+        _task_or_404(task_id)
         try:
             label = services.label_submit(
                 user=request.user,
@@ -185,8 +200,73 @@ class TaskSubmitApi(APIView):
                 **serializer.validated_data,
             )
         except services.LabelConflict as conflict:
-            return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
-        return Response(self.OutputSerializer(label).data, status=status.HTTP_201_CREATED)
+            return _conflict(conflict)
+        return Response(LabelOutputSerializer(label).data, status=status.HTTP_201_CREATED)
+
+
+class TaskSkipApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=None, responses={204: None}, summary="Pass on a task")
+    def post(self, request, task_id: int):
+        _task_or_404(task_id)
+        services.task_skip(user=request.user, task_id=task_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TaskRenewApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    class OutputSerializer(serializers.Serializer):
+        lease_expires_at = serializers.DateTimeField()
+
+    @extend_schema(request=None, responses={200: OutputSerializer, 409: None})
+    def post(self, request, task_id: int):
+        _task_or_404(task_id)
+        try:
+            task = services.task_renew(user=request.user, task_id=task_id)
+        except services.LabelConflict as conflict:
+            return _conflict(conflict)
+        return Response(self.OutputSerializer(task).data)
+
+
+class LabelMineApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    class OutputSerializer(serializers.Serializer):
+        labels = LabelOutputSerializer(many=True)
+
+    @extend_schema(responses={200: OutputSerializer}, summary="My latest labels, newest first")
+    def get(self, request):
+        try:
+            limit = int(request.query_params.get("limit", "20"))
+        except ValueError as exc:
+            raise ParseError("limit must be a whole number.") from exc
+        if not 1 <= limit <= 200:
+            raise ParseError("limit must be between 1 and 200.")
+        labels = selectors.labels_mine(user=request.user, limit=limit)
+        return Response(self.OutputSerializer({"labels": labels}).data)
+
+
+class LabelReviseApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=LabelInputSerializer, responses={201: LabelOutputSerializer, 409: None})
+    def post(self, request, label_id: int):
+        serializer = LabelInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if not Label.objects.filter(pk=label_id, annotator=request.user).exists():
+            raise NotFound("No such label of yours.")
+        try:
+            label = services.label_revise(
+                user=request.user,
+                label_id=label_id,
+                ip_address=client_ip(request),
+                **serializer.validated_data,
+            )
+        except services.LabelConflict as conflict:
+            return _conflict(conflict)
+        return Response(LabelOutputSerializer(label).data, status=status.HTTP_201_CREATED)
 
 
 class CropImageApi(APIView):
