@@ -263,18 +263,12 @@ def task_lease_next(*, user, count: int = 1) -> list[Task]:
             Task.objects.filter(id__in=fresh).filter(selectors.task_available(now)).update(
                 leased_to=user, lease_expires_at=expires
             )
-        tasks = list(
+        # Not audited: a lease shows nothing; the image view that follows is.
+        return list(
             Task.objects.filter(id__in=ids, leased_to=user, lease_expires_at=expires)
             .select_related("crop")
             .order_by("-priority", "confidence", "id")
         )
-        if tasks:
-            audit.record(
-                actor=user,
-                action="annotations.task_lease",
-                data={"count": len(tasks), "task_ids": [task.pk for task in tasks]},
-            )
-    return tasks
 
 
 def label_submit(

@@ -7,7 +7,6 @@ create a new, unreviewed kind of event.
 ACTIONS: dict[str, str] = {
     "annotations.donation_create": "received donation {target_id}",
     "annotations.crop_image_view": "viewed the image of word crop {target_id}",
-    "annotations.task_lease": "leased {data[count]} labeling task(s)",
     "annotations.label_submit": "labeled word crop {data[crop_id]}",
     "annotations.label_revise": "corrected their label of word crop {data[crop_id]}",
     "annotations.task_skip": "skipped labeling task {target_id}",
