@@ -133,7 +133,7 @@ STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Serve app static files (admin, allauth) without a collectstatic step on a laptop.
 WHITENOISE_USE_FINDERS = True
-STATICFILES_DIRS = [BASE_DIR / "frontend"] if (BASE_DIR / "frontend").is_dir() else []
+STATICFILES_DIRS = [BASE_DIR / "frontend"]
 
 # --- Storage: ciphertext only. S3 when S3_BUCKET is set, a local folder otherwise.
 S3_BUCKET = os.environ.get("S3_BUCKET", "")
@@ -227,6 +227,9 @@ if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
+    # Sessions read from Redis, written through to the database: one lookup fewer per
+    # request, and nothing lost if Redis restarts.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
