@@ -191,7 +191,6 @@ class TaskSubmitApi(APIView):
     def post(self, request, task_id: int):
         serializer = LabelInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        _task_or_404(task_id)
         try:
             label = services.label_submit(
                 user=request.user,
@@ -199,6 +198,8 @@ class TaskSubmitApi(APIView):
                 ip_address=client_ip(request),
                 **serializer.validated_data,
             )
+        except Task.DoesNotExist as exc:
+            raise NotFound("No such task.") from exc
         except services.LabelConflict as conflict:
             return _conflict(conflict)
         return Response(LabelOutputSerializer(label).data, status=status.HTTP_201_CREATED)
