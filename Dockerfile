@@ -26,4 +26,4 @@ RUN pip install --no-cache-dir -e . \
 
 USER dropturk
 EXPOSE 8000
-CMD ["gunicorn", "dropturk.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60"]
+CMD ["gunicorn", "dropturk.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--timeout", "60"]

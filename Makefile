@@ -11,10 +11,10 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install system-deps services run migrate seed worker test bench lint format clean
+.PHONY: help install system-deps services run migrate seed worker test bench bench-quick bench-pipeline lint format clean
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed (Python 3.11)"; exit 1; }
@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 
 install: system-deps $(STAMP) ## Create .venv and install the project with its tools
 
-system-deps: ## Install the system packages the OCR needs (Tesseract's English data), as root
+system-deps: ## Install system packages (Tesseract's English data, Chromium for browser tests), as root
 	@scripts/system-deps.sh
 
 services: ## Start the local PostgreSQL and Redis if they are down
@@ -47,7 +47,14 @@ worker: install ## Run only a Celery worker (all queues)
 test: install services ## Install and run the whole suite against the local PostgreSQL and Redis
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
-bench: install ## Speed benchmarks (each prints its figures)
+bench: install services ## Speed benchmarks: the annotator loop (100k crops, 1/8/32 annotators, lease 1 and 5), then the pipeline
+	$(BIN)/python -m benchmarks.annotator_loop --crops $${BENCH_CROPS:-100000} --seconds $${BENCH_SECONDS:-60} --batch 1 5
+	$(BIN)/python -m benchmarks.pipeline --pages $${BENCH_PAGES:-10}
+
+bench-quick: install services ## The annotator-loop benchmark, small: 10k crops, 20 s per level (under 3 minutes)
+	$(BIN)/python -m benchmarks.annotator_loop --crops 10000 --seconds 20 --database dropturk_bench_quick
+
+bench-pipeline: install ## Only the pipeline benchmark (ingest, word detection, prefill)
 	$(BIN)/python -m benchmarks.pipeline --pages $${BENCH_PAGES:-10}
 
 lint: install ## ruff lint and format check

@@ -307,7 +307,7 @@ def label_submit(
             existing = Label.objects.filter(annotator=user, client_key=client_key).first()
             if existing is not None:
                 return existing
-        task = Task.objects.select_for_update().select_related("crop").get(pk=task_id)
+        task = Task.objects.select_for_update().get(pk=task_id)
         held_by_other = (
             task.leased_to_id not in (None, user.pk)
             and task.lease_expires_at is not None
@@ -319,7 +319,7 @@ def label_submit(
             )
         label = Label.objects.create(
             task=task,
-            crop=task.crop,
+            crop_id=task.crop_id,
             annotator=user,
             text=text,
             rotated=rotated,

@@ -1,0 +1,792 @@
+"""Benchmark: the annotator loop (lease → image → submit) under gunicorn on PostgreSQL.
+
+Seeds N word crops with open tasks into a dedicated database, starts the app under
+gunicorn against it and drives K simulated annotators with zero think time for a fixed
+time per level. Prints a table (cycles/s, p50/p95/p99 of each call, duplicate holds,
+server RSS) and, last, one JSON line per run for scripts.
+
+    make bench-quick    # 10,000 crops, 20 s per level
+    make bench          # 100,000 crops, 60 s per level, lease 1 and lease 5
+    .venv/bin/python -m benchmarks.annotator_loop --crops 1000000 --levels 32
+
+A cycle is one label: its image fetched and its label submitted, plus the lease call
+that handed it out (with ``--batch 5`` one lease serves five cycles, as on the
+annotator page, which prefetches). A duplicate hold is a task handed to a second
+annotator while the first one's lease is still valid; it must stay 0.
+"""
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import logging
+import math
+import os
+import random
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+
+from benchmarks.http_client import Connection
+
+log = logging.getLogger("benchmarks.annotator_loop")
+log.setLevel(logging.INFO)  # Django's LOGGING sets the root to WARNING
+
+REPO = Path(__file__).resolve().parents[1]
+BLOBS_PER_DONATION = 50
+CROPS_PER_DONATION = 5_000
+WORDS = ["total", "cash", "change", "receipt", "invoice", "date", "amount", "tax", "item", "qty"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True)
+class BenchDatabase:
+    admin_url: str  # a URL of the server's maintenance database (``postgres``)
+    name: str
+
+    @property
+    def url(self) -> str:
+        parts = urlsplit(self.admin_url)
+        return urlunsplit(parts._replace(path=f"/{self.name}"))
+
+    def connect(self, *, database: str | None = None):
+        parts = urlsplit(self.admin_url)
+        connection = psycopg2.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=parts.username or "postgres",
+            password=parts.password,
+            dbname=database or self.name,
+        )
+        connection.autocommit = True
+        return connection
+
+    def _maintenance(self, *statements: str) -> None:
+        maintenance = urlsplit(self.admin_url).path.lstrip("/") or "postgres"
+        connection = self.connect(database=maintenance)
+        try:
+            with connection.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+        finally:
+            connection.close()
+
+    def recreate(self) -> None:
+        self._maintenance(
+            f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)', f'CREATE DATABASE "{self.name}"'
+        )
+
+    def drop(self) -> None:
+        self._maintenance(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+BENCH_KEYS = (
+    "DATABASE_URL",
+    "DROPTURK_DATA_DIR",
+    "DROPTURK_SECRETS_DIR",
+    "DROPTURK_MASTER_KEY",
+    "DJANGO_SECRET_KEY",
+    "DJANGO_SETTINGS_MODULE",
+    "DJANGO_DEBUG",
+    "DJANGO_SECURE_COOKIES",
+    "DJANGO_ALLOWED_HOSTS",
+    "LOG_LEVEL",
+)
+
+
+def _inherited_environment() -> dict[str, str]:
+    # No Redis, no S3: the blobs stay in a temporary folder and the Celery messages that
+    # donation_create enqueues land in the filesystem broker there, consumed by nobody.
+    return {
+        key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "S3_BUCKET")
+    }
+
+
+def bench_environment(*, database: BenchDatabase, data_dir: Path) -> dict[str, str]:
+    """The environment shared by migrate, the seeding (this process) and gunicorn."""
+    env = _inherited_environment()
+    env.update(
+        DATABASE_URL=database.url,
+        DROPTURK_DATA_DIR=str(data_dir),
+        DROPTURK_SECRETS_DIR=str(data_dir / "secrets"),
+        DROPTURK_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_SETTINGS_MODULE="dropturk.settings",
+        DJANGO_DEBUG="0",
+        DJANGO_SECURE_COOKIES="0",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+# --- Seeding ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Annotator:
+    username: str
+    session_key: str
+
+
+def session_for(user) -> str:
+    """A signed-in session for ``user``, stored the way ``django.contrib.auth.login`` does.
+
+    The one place to adapt when sign-in adds markers to the session (MFA, issue 4).
+    """
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    return store.session_key
+
+
+def _png(image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _seed_blobs(*, donations: int) -> list[tuple[str, int, int, int]]:
+    """Donations made through the real service, each with a pool of real crop blobs.
+
+    Returns (donation id, blob number, width, height) per blob. Several crop rows of one
+    donation share a blob: its associated data binds it to the donation and the name.
+    """
+    from annotations import blobs
+    from annotations.images import normalize_image
+    from annotations.models import Donation, DonationStatus
+    from annotations.services import donation_create, service_token_create
+    from ocr.synthetic import render_word
+
+    words = [
+        render_word(WORDS[n % len(WORDS)], seed=n, height=28 + n % 12)
+        for n in range(BLOBS_PER_DONATION)
+    ]
+    pngs = [(_png(word), word.width, word.height) for word in words]
+    document = normalize_image(_png(render_word("donation", seed=0, height=64)))
+    token, _ = service_token_create(name=f"bench-{uuid.uuid4().hex[:8]}")
+    pool = []
+    for _ in range(donations):
+        donation = donation_create(source=token, kind="receipt", image=document)
+        data_key = blobs.data_key_for(donation)
+        for number, (png, width, height) in enumerate(pngs):
+            name = blobs.crop_name(donation.pk, number)
+            blobs.blob_put(donation=donation, name=name, plaintext=png, data_key=data_key)
+            pool.append((str(donation.pk), number, width, height))
+    Donation.objects.update(status=DonationStatus.READY)
+    return pool
+
+
+def _crop_rows(*, crops: int, pool: list[tuple[str, int, int, int]], donations: int):
+    """Tab-separated rows for COPY into annotations_wordcrop, in chunks."""
+    from annotations import blobs
+
+    rng = random.Random(42)
+    per_donation = math.ceil(crops / donations)
+    now = datetime.now().astimezone().isoformat()
+    out = io.StringIO()
+    for n in range(crops):
+        donation_number, index = divmod(n, per_donation)
+        donation_id, blob, width, height = pool[
+            donation_number * BLOBS_PER_DONATION + index % BLOBS_PER_DONATION
+        ]
+        word = WORDS[blob % len(WORDS)]
+        confidence = round(rng.random(), 4)
+        chars = json.dumps([round(min(1.0, confidence + rng.random() / 4), 3) for _ in word])
+        out.write(
+            f"{donation_id}\t{index}\t{index % 40 * 60}\t{index // 40 * 40}\t{width}\t{height}\t"
+            f"{blobs.crop_name(donation_id, blob)}\t{word}\t{confidence}\t{chars}\t"
+            f"bench\t1\t{now}\t{now}\n"
+        )
+        if out.tell() > 8_000_000:
+            yield out
+            out = io.StringIO()
+    yield out
+
+
+def seed(*, database: BenchDatabase, crops: int, annotators: int) -> list[Annotator]:
+    """Fills the (migrated) bench database; assumes Django is set up against it."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.db import connections
+
+    from annotations import roles
+
+    donations = max(1, math.ceil(crops / CROPS_PER_DONATION))
+    started = time.perf_counter()
+    pool = _seed_blobs(donations=donations)
+    log.info(
+        "seed: %d donations with %d encrypted crop blobs each in %.1f s",
+        donations,
+        BLOBS_PER_DONATION,
+        time.perf_counter() - started,
+    )
+
+    group = Group.objects.get(name=roles.ANNOTATOR)
+    people = []
+    for number in range(annotators):
+        user = get_user_model().objects.create(username=f"bench-annotator-{number:03d}")
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+        user.groups.add(group)
+        people.append(Annotator(username=user.username, session_key=session_for(user)))
+    connections.close_all()
+
+    started = time.perf_counter()
+    connection = database.connect()
+    connection.autocommit = False
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        for chunk in _crop_rows(crops=crops, pool=pool, donations=donations):
+            chunk.seek(0)
+            cursor.copy_expert(
+                "COPY annotations_wordcrop (donation_id, index, x, y, width, height, image_name,"
+                " prefill_text, prefill_confidence, prefill_char_confidences, prefill_engine,"
+                " prefill_engine_version, prefilled_at, created_at) FROM STDIN",
+                chunk,
+            )
+        copied = time.perf_counter()
+        # The tasks derive from the crops: one INSERT … SELECT inside the server moves no
+        # rows through Python at all. 1% get a higher priority so that the whole key of
+        # task_queue_idx (priority DESC, confidence, id) is exercised.
+        cursor.execute(
+            "INSERT INTO annotations_task (crop_id, status, priority, confidence, created_at)"
+            " SELECT id, 'open', CASE WHEN id % 100 = 0 THEN 1 ELSE 0 END,"
+            " COALESCE(prefill_confidence, 0), created_at FROM annotations_wordcrop ORDER BY id"
+        )
+    connection.commit()
+    connection.autocommit = True
+    tasks_done = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    connection.close()
+    log.info(
+        "seed: %d crops copied in %.1f s, tasks in %.1f s, VACUUM ANALYZE in %.1f s",
+        crops,
+        copied - started,
+        tasks_done - copied,
+        time.perf_counter() - tasks_done,
+    )
+    return people
+
+
+def reset_queue(*, database: BenchDatabase, crops: int, reopen_below: float = 0.5) -> None:
+    """Between runs: every lease returns; labeled tasks reopen when the queue ran low."""
+    connection = database.connect()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE annotations_task SET leased_to_id = NULL, lease_expires_at = NULL"
+                " WHERE leased_to_id IS NOT NULL"
+            )
+            cursor.execute("SELECT count(*) FROM annotations_task WHERE status = 'open'")
+            if cursor.fetchone()[0] < crops * reopen_below:
+                cursor.execute("UPDATE annotations_task SET status = 'open' WHERE status <> 'open'")
+                log.info("reset: %d labeled tasks reopened", cursor.rowcount)
+            cursor.execute("VACUUM ANALYZE annotations_task")
+    finally:
+        connection.close()
+
+
+# --- The server -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    workers: int = 4
+    worker_class: str = "gthread"
+    threads: int = 2
+    preload: bool = False
+    profile_dir: Path | None = None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(*, env: dict[str, str], options: ServerOptions) -> tuple[subprocess.Popen, int]:
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "dropturk.wsgi:application",
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={options.workers}",
+        f"--worker-class={options.worker_class}",
+        f"--threads={options.threads}",
+        "--log-level=warning",
+        "--keep-alive=5",
+        "--timeout=60",
+    ]
+    if options.preload:
+        command.append("--preload")  # import the app once, before forking: shared pages
+    server_env = dict(env)
+    if options.profile_dir is not None:
+        command.append(f"--config=python:{__package__}.gunicorn_profile")
+        server_env["BENCH_PROFILE_DIR"] = str(options.profile_dir)
+    process = subprocess.Popen(command, cwd=REPO, env=server_env)  # noqa: S603  our own argv
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+                probe.sendall(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                if probe.recv(64).startswith(b"HTTP/1."):  # any answer: Django is loaded
+                    return process, port
+        except OSError:
+            pass
+        time.sleep(0.2)
+    process.terminate()
+    raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()  # graceful: workers finish (and write their profiles)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def server_rss_mb(master_pid: int) -> float:
+    """VmRSS of the gunicorn master and its workers, summed."""
+    pids = [master_pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == master_pid:
+                pids.append(int(entry.name))
+    return sum(_rss_kb(pid) for pid in pids) / 1024
+
+
+# --- The load ---------------------------------------------------------------------------
+
+
+@dataclass
+class Holds:
+    """Who holds which task, as the annotators saw it; counts tasks handed out twice."""
+
+    holder: dict[int, tuple[int, float]] = field(default_factory=dict)
+    duplicates: int = 0
+
+    def leased(self, task_id: int, annotator: int, expires_at: float) -> None:
+        previous = self.holder.get(task_id)
+        if previous is not None and previous[0] != annotator and previous[1] > time.time():
+            self.duplicates += 1
+            log.error("task %d handed to annotators %d and %d", task_id, previous[0], annotator)
+        self.holder[task_id] = (annotator, expires_at)
+
+    def released(self, task_id: int) -> None:
+        self.holder.pop(task_id, None)
+
+
+@dataclass
+class RunResult:
+    annotators: int
+    batch: int
+    crops: int
+    seconds: float
+    cycles: int
+    latencies: dict[str, list[float]]
+    errors: int
+    empty: int
+    duplicates: int
+    server_rss_mb: float
+    client_cpu: float
+
+    def percentile_ms(self, call: str, share: float) -> float:
+        values = sorted(self.latencies[call])
+        if not values:
+            return float("nan")
+        return values[min(len(values) - 1, math.ceil(share * len(values)) - 1)] * 1000
+
+    def json_line(self) -> str:
+        figures = {
+            "annotators": self.annotators,
+            "crops": self.crops,
+            "cycles_per_s": round(self.cycles / self.seconds, 1),
+            **{
+                f"{call}_p99_ms": round(self.percentile_ms(call, 0.99), 2)
+                for call in ("next", "image", "submit")
+            },
+            "duplicates": self.duplicates,
+            "server_rss_mb": round(self.server_rss_mb, 1),
+            "batch": self.batch,
+            "seconds": round(self.seconds, 1),
+            **{
+                f"{call}_p50_ms": round(self.percentile_ms(call, 0.5), 2)
+                for call in ("next", "image", "submit")
+            },
+            "errors": self.errors,
+            "queue_empty": self.empty,
+        }
+        return json.dumps(figures)
+
+
+class Loop:
+    """The shared state of one run: its clock, the figures, and the holds."""
+
+    def __init__(self, *, measure_from: float, until: float) -> None:
+        self.measure_from = measure_from
+        self.until = until
+        self.latencies: dict[str, list[float]] = {"next": [], "image": [], "submit": []}
+        self.cycles = 0
+        self.errors = 0
+        self.empty = 0
+        self.holds = Holds()
+
+    def record(self, call: str, started: float) -> None:
+        if started >= self.measure_from:
+            self.latencies[call].append(time.perf_counter() - started)
+
+    def error(self, call: str, status: int, body: bytes) -> None:
+        self.errors += 1
+        if self.errors <= 5:
+            log.warning("%s answered %d: %s", call, status, body[:200])
+
+
+async def annotate(number: int, connection: Connection, loop: Loop, batch: int) -> None:
+    """One annotator with zero think time: lease, then for each task image and submit."""
+    submit_headers = "application/json"
+    while time.perf_counter() < loop.until:
+        started = time.perf_counter()
+        status, body = await connection.request("POST", f"/api/v1/tasks/next/?count={batch}")
+        loop.record("next", started)
+        if status == 204:
+            loop.empty += 1
+            await asyncio.sleep(0.05)
+            continue
+        if status != 200:
+            loop.error("next", status, body)
+            await asyncio.sleep(0.05)
+            continue
+        tasks = json.loads(body)["tasks"]
+        for task in tasks:
+            expires = datetime.fromisoformat(task["lease_expires_at"].replace("Z", "+00:00"))
+            loop.holds.leased(task["id"], number, expires.timestamp())
+        for task in tasks:
+            cycle_started = time.perf_counter()
+            if cycle_started >= loop.until:
+                break
+            started = time.perf_counter()
+            status, body = await connection.request("GET", task["image_url"])
+            loop.record("image", started)
+            if status != 200 or not body.startswith(PNG_SIGNATURE):
+                loop.error("image", status, body)
+                continue
+            payload = json.dumps({"text": "x", "client_key": str(uuid.uuid4())}).encode()
+            started = time.perf_counter()
+            status, body = await connection.request(
+                "POST", f"/api/v1/tasks/{task['id']}/submit/", payload, submit_headers
+            )
+            loop.record("submit", started)
+            if status != 201:
+                loop.error("submit", status, body)
+                continue
+            loop.holds.released(task["id"])
+            if cycle_started >= loop.measure_from:
+                loop.cycles += 1
+
+
+async def _sample_rss(master_pid: int, until: float) -> float:
+    peak = 0.0
+    while time.perf_counter() < until:
+        peak = max(peak, server_rss_mb(master_pid))
+        await asyncio.sleep(0.5)
+    return max(peak, server_rss_mb(master_pid))
+
+
+async def _run_level(
+    *,
+    port: int,
+    master_pid: int,
+    people: list[Annotator],
+    batch: int,
+    seconds: float,
+    warmup: float,
+) -> tuple[Loop, float, float]:
+    start = time.perf_counter()
+    loop = Loop(measure_from=start + warmup, until=start + warmup + seconds)
+    connections = []
+    for person in people:
+        csrf = secrets.token_hex(16)  # Django accepts a 32-character token chosen by us
+        connections.append(
+            Connection(
+                "127.0.0.1",
+                port,
+                {
+                    "Cookie": f"sessionid={person.session_key}; csrftoken={csrf}",
+                    "X-CSRFToken": csrf,
+                    "Accept": "application/json",
+                },
+            )
+        )
+    rss = asyncio.create_task(_sample_rss(master_pid, loop.until))
+    try:
+        await asyncio.gather(
+            *(
+                annotate(number, connection, loop, batch)
+                for number, connection in enumerate(connections)
+            )
+        )
+    finally:
+        for connection in connections:
+            await connection.close()
+    finished = time.perf_counter()
+    return loop, finished - loop.measure_from, await rss
+
+
+def run_level(
+    *,
+    port: int,
+    master_pid: int,
+    people: list[Annotator],
+    crops: int,
+    batch: int,
+    seconds: float,
+    warmup: float,
+) -> RunResult:
+    cpu_started = time.process_time()
+    loop, elapsed, rss = asyncio.run(
+        _run_level(
+            port=port,
+            master_pid=master_pid,
+            people=people,
+            batch=batch,
+            seconds=seconds,
+            warmup=warmup,
+        )
+    )
+    return RunResult(
+        annotators=len(people),
+        batch=batch,
+        crops=crops,
+        seconds=elapsed,
+        cycles=loop.cycles,
+        latencies=loop.latencies,
+        errors=loop.errors,
+        empty=loop.empty,
+        duplicates=loop.holds.duplicates,
+        server_rss_mb=rss,
+        client_cpu=(time.process_time() - cpu_started) / (elapsed + warmup),
+    )
+
+
+# --- Output -----------------------------------------------------------------------------
+
+
+def table(results: list[RunResult]) -> str:
+    head = (
+        f"{'annot':>5} {'batch':>5} {'crops':>9} {'cycles/s':>9}"
+        f" {'next p50/p95/p99 ms':>21} {'image p50/p95/p99 ms':>21}"
+        f" {'submit p50/p95/p99 ms':>22} {'dup':>4} {'err':>4} {'rss MB':>7} {'client cpu':>10}"
+    )
+    lines = [head, "-" * len(head)]
+    for result in results:
+        calls = []
+        for call, width in (("next", 21), ("image", 21), ("submit", 22)):
+            figures = "/".join(
+                f"{result.percentile_ms(call, share):.1f}" for share in (0.5, 0.95, 0.99)
+            )
+            calls.append(f"{figures:>{width}}")
+        lines.append(
+            f"{result.annotators:>5} {result.batch:>5} {result.crops:>9}"
+            f" {result.cycles / result.seconds:>9.1f} {' '.join(calls)}"
+            f" {result.duplicates:>4} {result.errors:>4} {result.server_rss_mb:>7.0f}"
+            f" {result.client_cpu:>9.0%}"
+        )
+    return "\n".join(lines)
+
+
+def summarize_profile(folder: Path, top: int = 40) -> str:
+    """Merges the workers' profiles and query counts into ``summary.txt``; returns it."""
+    import pstats
+
+    out = io.StringIO()
+    endpoints: dict[str, dict[str, float]] = {}
+    for part in folder.glob("worker-*.json"):
+        for name, row in json.loads(part.read_text()).items():
+            total = endpoints.setdefault(name, {"requests": 0, "queries": 0, "db_s": 0.0, "s": 0.0})
+            for key, value in row.items():
+                total[key] += value
+    out.write(f"{'endpoint':<40} {'requests':>8} {'queries/req':>11} {'ms/req':>8} {'db ms':>7}\n")
+    for name, row in sorted(endpoints.items(), key=lambda item: -item[1]["requests"]):
+        requests = max(1, row["requests"])
+        out.write(
+            f"{name:<40} {row['requests']:>8.0f} {row['queries'] / requests:>11.1f}"
+            f" {row['s'] * 1000 / requests:>8.2f} {row['db_s'] * 1000 / requests:>7.2f}\n"
+        )
+    parts = sorted(folder.glob("worker-*.pstats"))
+    if parts:
+        stats = pstats.Stats(str(parts[0]), stream=out)
+        for part in parts[1:]:
+            stats.add(str(part))
+        stats.dump_stats(folder / "merged.pstats")
+        stats.sort_stats("tottime").print_stats(top)
+        stats.sort_stats("cumulative").print_stats(top)
+    (folder / "summary.txt").write_text(out.getvalue())
+    return out.getvalue()
+
+
+# --- Entry point ------------------------------------------------------------------------
+
+
+def _default_admin_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        return urlunsplit(urlsplit(url)._replace(path="/postgres"))
+    return "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--crops", type=int, default=100_000)
+    parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument(
+        "--batch", type=int, nargs="+", default=[1], help="tasks per lease call (1 5: both)"
+    )
+    parser.add_argument("--seconds", type=float, default=60, help="measured time per run")
+    parser.add_argument("--warmup", type=float, default=2, help="unmeasured time before each")
+    parser.add_argument("--database", default="dropturk_bench")
+    parser.add_argument("--admin-url", default=_default_admin_url())
+    parser.add_argument("--keep-db", action="store_true", help="leave the bench database")
+    parser.add_argument("--reuse-db", action="store_true", help="skip seeding (after --keep-db)")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--preload", action="store_true", help="gunicorn --preload")
+    parser.add_argument("--profile", type=Path, help="profile the server into this folder")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    database = BenchDatabase(admin_url=args.admin_url, name=args.database)
+    data_dir = Path(tempfile.mkdtemp(prefix="dropturk-bench-"))
+    state_file = None
+    if args.reuse_db:
+        state_file = Path(tempfile.gettempdir()) / f"{args.database}.json"
+        state = json.loads(state_file.read_text())
+        env = {**_inherited_environment(), **state["env"]}
+        people = [Annotator(**person) for person in state["people"]]
+        shutil.rmtree(data_dir)
+        data_dir = Path(env["DROPTURK_DATA_DIR"])
+    else:
+        env = bench_environment(database=database, data_dir=data_dir)
+        started = time.perf_counter()
+        database.recreate()
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity=0"],
+            cwd=REPO,
+            env=env,
+            check=True,
+        )
+        log.info(
+            "database %s created and migrated in %.1f s",
+            database.name,
+            time.perf_counter() - started,
+        )
+        os.environ.update(env)
+        import django
+
+        django.setup()
+        people = seed(database=database, crops=args.crops, annotators=max(args.levels))
+    server, port = start_server(
+        env=env,
+        options=ServerOptions(
+            workers=args.workers,
+            worker_class=args.worker_class,
+            threads=args.threads,
+            preload=args.preload,
+            profile_dir=args.profile,
+        ),
+    )
+    log.info(
+        "gunicorn on port %d: %d × %s, %d threads",
+        port,
+        args.workers,
+        args.worker_class,
+        args.threads,
+    )
+    results = []
+    try:
+        for batch in args.batch:
+            for level in args.levels:
+                reset_queue(database=database, crops=args.crops)
+                result = run_level(
+                    port=port,
+                    master_pid=server.pid,
+                    people=people[:level],
+                    crops=args.crops,
+                    batch=batch,
+                    seconds=args.seconds,
+                    warmup=args.warmup,
+                )
+                log.info("run: %s", result.json_line())
+                results.append(result)
+    finally:
+        stop_server(server)
+        if args.keep_db:
+            state_file = Path(tempfile.gettempdir()) / f"{args.database}.json"
+            saved = {key: env[key] for key in BENCH_KEYS}
+            state_file.write_text(
+                json.dumps({"env": saved, "people": [person.__dict__ for person in people]})
+            )
+            state_file.chmod(0o600)  # it holds the bench's master key
+            log.info("kept database %s (reuse with --reuse-db)", database.name)
+        else:
+            database.drop()
+            shutil.rmtree(data_dir, ignore_errors=True)
+            if state_file is not None:
+                state_file.unlink(missing_ok=True)
+    if args.profile is not None:
+        print(summarize_profile(args.profile))
+    print(
+        f"\nAnnotator loop: {args.crops:,} crops, {args.seconds:g} s per run, gunicorn "
+        f"{args.workers} × {args.worker_class} × {args.threads} threads"
+    )
+    print(table(results))
+    for result in results:
+        print(result.json_line())
+    return 1 if any(result.duplicates for result in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
