@@ -225,7 +225,11 @@ CELERY_BEAT_SCHEDULE = {
 # --- Cache: shared across processes in production (Redis), local otherwise.
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "dropturk",
+        }
     }
     # Sessions read from Redis, written through to the database: one lookup fewer per
     # request, and nothing lost if Redis restarts.

@@ -20,7 +20,10 @@ TEST_MASTER_KEY = base64.b64encode(b"k" * 32).decode()
 
 @pytest.fixture(autouse=True)
 def _isolated_storage_and_keys(settings, tmp_path):
-    """Each test gets its own blob folder and a known master key."""
+    """Each test gets its own blob folder, a known master key and an empty cache."""
+    # A process-local cache: the shared Redis database also carries Celery messages,
+    # and a role cached by one test must not leak into another.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.STORAGES = {
         **settings.STORAGES,
         "donations": {

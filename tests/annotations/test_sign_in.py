@@ -36,3 +36,19 @@ def test_sign_up_is_closed(client, db):
     assert factories.UserFactory._meta.model.objects.filter(username="mallory").count() == 0
     assert response.status_code in (200, 302)
     assert b"closed" in client.get("/accounts/signup/").content.lower()
+
+
+def test_a_revoked_role_stops_working_at_once(client, annotator):
+    from django.contrib.auth.models import Group
+
+    client.force_login(annotator)
+    assert client.post("/api/v1/tasks/next/").status_code == 204  # allowed, queue empty
+
+    annotator.groups.remove(Group.objects.get(name="annotator"))
+    assert client.post("/api/v1/tasks/next/").status_code == 403
+
+    Group.objects.get(name="annotator").user_set.add(annotator)
+    assert client.post("/api/v1/tasks/next/").status_code == 204
+
+    Group.objects.get(name="annotator").user_set.clear()
+    assert client.post("/api/v1/tasks/next/").status_code == 403
