@@ -1,6 +1,8 @@
-"""Pages of the labeling domain (the annotator workspace arrives with its own issue)."""
+"""Pages of the labeling domain: the home page and the annotator workspace."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 
 from annotations import roles
@@ -10,3 +12,18 @@ from annotations import roles
 def home(request):
     user_roles = [role for role in roles.ALL_ROLES if roles.has_role(request.user, role)]
     return render(request, "annotations/home.html", {"roles": user_roles})
+
+
+@login_required
+def label_page(request):
+    """The annotator workspace; the loop itself runs in the browser (frontend/label/)."""
+    if not roles.can_label(request.user):
+        raise PermissionDenied("Only annotators can label.")
+    return render(
+        request,
+        "annotations/label.html",
+        {
+            "low_confidence_threshold": 0.6,
+            "lease_seconds": settings.TASK_LEASE_SECONDS,
+        },
+    )

@@ -26,7 +26,9 @@ def test_concurrent_leasing_never_hands_out_a_task_twice(postgres_only):
     token, _ = service_token_create(name="load")
     confidences = [(i % 17) / 17 for i in range(120)]
     factories.make_ready_donation(source=token, confidences=confidences)
-    group = Group.objects.get(name=roles.ANNOTATOR)
+    group, _ = Group.objects.get_or_create(
+        name=roles.ANNOTATOR
+    )  # flushed by earlier transactional tests
     people = []
     for i in range(8):
         user = factories.UserFactory(username=f"worker{i}")

@@ -1,0 +1,270 @@
+// Everything the page draws. No state of the labeling loop lives here, only what is on
+// screen: the crop in a fixed-size stage, the word field, flags, counters and notices.
+
+const $ = (id) => document.getElementById(id);
+
+const percent = (value) => `${Math.round(value * 100)}%`;
+
+function listOf(numbers) {
+  const words = numbers.map(String);
+  if (typeof Intl.ListFormat === "function") {
+    return new Intl.ListFormat("en", { type: "conjunction" }).format(words);
+  }
+  return words.join(", ");
+}
+
+export function createView({ threshold }) {
+  const el = {
+    workspace: document.querySelector(".workspace"),
+    stage: $("stage"),
+    crop: $("crop"),
+    stageMessage: $("stage-message"),
+    emptyState: $("empty-state"),
+    modeBanner: $("mode-banner"),
+    input: $("word-input"),
+    error: $("word-error"),
+    prefillChars: $("prefill-chars"),
+    prefillSpoken: $("prefill-spoken"),
+    confidence: $("word-confidence"),
+    rotated: $("flag-rotated"),
+    nonEnglish: $("flag-non-english"),
+    help: $("help"),
+    keyTable: $("key-table"),
+    announcer: $("announcer"),
+    notices: $("notices"),
+    count: $("session-count"),
+    median: $("session-median"),
+    saveStatus: $("save-status"),
+  };
+  let item = null;
+  let zoom = 0; // steps away from the largest integer scale that fits; kept across words
+  let turn = 0; // quarter turns of the view, reset for each word
+
+  function fitScale() {
+    if (!item) return 1;
+    const sideways = turn % 2 === 1;
+    const width = sideways ? item.height : item.width;
+    const height = sideways ? item.width : item.height;
+    const room = 24; // a margin inside the stage
+    return Math.min(
+      (el.stage.clientWidth - room) / Math.max(1, width),
+      (el.stage.clientHeight - room) / Math.max(1, height),
+    );
+  }
+
+  function scale() {
+    const fit = fitScale();
+    if (fit < 1) return zoom > 0 ? zoom : fit; // larger than the stage: shrink, smoothly
+    return Math.max(1, Math.floor(fit) + zoom);
+  }
+
+  function layout() {
+    if (!item) return;
+    const factor = scale();
+    el.crop.style.width = `${item.width * factor}px`;
+    el.crop.style.height = `${item.height * factor}px`;
+    el.crop.style.transform = `translate(-50%, -50%) rotate(${turn * 90}deg)`;
+    el.crop.classList.toggle("smooth", !Number.isInteger(factor));
+    el.stage.dataset.scale = String(factor);
+  }
+
+  function renderPrefill(text, confidences, wordConfidence) {
+    const chars = Array.from(text);
+    const unsure = [];
+    el.prefillChars.replaceChildren(
+      ...chars.map((char, index) => {
+        const span = document.createElement("span");
+        span.textContent = char === " " ? "\u00a0" : char;
+        const confidence = confidences[index];
+        if (typeof confidence === "number" && confidence < threshold) {
+          span.className = "low";
+          unsure.push(index + 1);
+        }
+        return span;
+      }),
+    );
+    if (!chars.length) el.prefillChars.textContent = "(nothing)";
+    const spokenWord = text ? `OCR read "${text}"` : "OCR read nothing";
+    const spokenUnsure = unsure.length
+      ? `Low confidence: character${unsure.length > 1 ? "s" : ""} ${listOf(unsure)}.`
+      : "";
+    el.prefillSpoken.textContent = `${spokenWord}. ${spokenUnsure}`;
+    const known = typeof wordConfidence === "number";
+    el.confidence.textContent = known ? percent(wordConfidence) : "unknown";
+    el.confidence.classList.toggle("low", known && wordConfidence < threshold);
+    const spokenConfidence = known ? `confidence ${percent(wordConfidence)}` : "";
+    return [spokenWord, spokenConfidence, spokenUnsure].filter(Boolean).join(", ");
+  }
+
+  function setStageState(state) {
+    el.stage.dataset.state = state;
+    el.crop.hidden = state !== "ready";
+    el.stageMessage.hidden = state !== "loading";
+    el.emptyState.hidden = state !== "empty";
+  }
+
+  const view = {
+    input: el.input,
+
+    show(next, { initial }) {
+      item = next;
+      turn = 0;
+      el.crop.src = item.objectUrl;
+      el.crop.alt = "The word to type";
+      el.stage.dataset.taskId = String(item.taskId);
+      el.stage.dataset.cropId = String(item.cropId);
+      setStageState("ready");
+      layout();
+      el.modeBanner.hidden = item.mode === "task";
+      view.setFlags(initial);
+      view.clearError();
+      el.input.disabled = false;
+      el.input.value = initial.text;
+      el.input.dataset.initial = initial.text;
+      el.input.focus();
+      el.input.select();
+      const spoken = renderPrefill(item.prefillText, item.charConfidences, item.prefillConfidence);
+      view.announce(item.mode === "task" ? spoken : `Correcting your label "${initial.text}".`);
+    },
+
+    showLoading(message = "Loading words…") {
+      item = null;
+      el.stageMessage.textContent = message;
+      setStageState("loading");
+      el.input.value = "";
+      el.input.disabled = true;
+    },
+
+    showEmpty() {
+      if (el.stage.dataset.state === "empty") return;
+      item = null;
+      setStageState("empty");
+      delete el.stage.dataset.taskId;
+      delete el.stage.dataset.cropId;
+      el.modeBanner.hidden = true;
+      el.input.value = "";
+      el.input.dataset.initial = "";
+      el.input.disabled = true;
+      el.prefillChars.replaceChildren();
+      el.prefillSpoken.textContent = "";
+      el.confidence.textContent = "–";
+      view.announce("The queue is empty. New words will appear here by themselves.");
+    },
+
+    layout,
+
+    zoomBy(steps) {
+      if (!item) return;
+      const fit = fitScale();
+      const base = fit >= 1 ? Math.floor(fit) : 0;
+      // From 1× up to three times the fitting scale.
+      zoom = Math.min(Math.max(zoom + steps, 1 - Math.max(base, 1)), Math.max(base, 1) * 2);
+      layout();
+    },
+
+    turnBy(quarters) {
+      if (!item) return;
+      turn = (turn + quarters + 4) % 4;
+      layout();
+    },
+
+    resetView() {
+      zoom = 0;
+      turn = 0;
+      layout();
+    },
+
+    flags() {
+      return {
+        rotated: el.rotated.getAttribute("aria-pressed") === "true",
+        nonEnglish: el.nonEnglish.getAttribute("aria-pressed") === "true",
+      };
+    },
+
+    setFlags({ rotated = false, nonEnglish = false }) {
+      el.rotated.setAttribute("aria-pressed", String(Boolean(rotated)));
+      el.nonEnglish.setAttribute("aria-pressed", String(Boolean(nonEnglish)));
+    },
+
+    toggleFlag(name) {
+      const button = name === "rotated" ? el.rotated : el.nonEnglish;
+      const on = button.getAttribute("aria-pressed") !== "true";
+      button.setAttribute("aria-pressed", String(on));
+      view.announce(`${button.firstChild.textContent.trim()} ${on ? "on" : "off"}`);
+    },
+
+    showError(message) {
+      el.error.textContent = message;
+      el.error.hidden = false;
+      el.input.setAttribute("aria-invalid", "true");
+    },
+
+    clearError() {
+      el.error.hidden = true;
+      el.error.textContent = "";
+      el.input.removeAttribute("aria-invalid");
+    },
+
+    renderStats({ labeled, medianMs }) {
+      el.count.textContent = `${labeled} labeled`;
+      el.median.textContent =
+        medianMs == null ? "median –" : `median ${(medianMs / 1000).toFixed(1)} s per label`;
+    },
+
+    renderSaveStatus({ waiting, blocked, online }) {
+      let state = "saved";
+      let text = "All saved";
+      if (waiting && (!online || blocked)) {
+        state = "offline";
+        const where = online ? "Server unreachable" : "Offline";
+        text = `${where}: ${waiting} waiting, kept on this device`;
+      } else if (waiting) {
+        state = "saving";
+        text = `Saving ${waiting}…`;
+      }
+      el.saveStatus.dataset.state = state;
+      el.saveStatus.textContent = text;
+    },
+
+    notice(message, { kind = "warning", seconds = 12 } = {}) {
+      const box = document.createElement("div");
+      box.className = `notice notice-${kind}`;
+      const text = document.createElement("p");
+      text.textContent = message;
+      const close = document.createElement("button");
+      close.type = "button";
+      close.textContent = "Dismiss";
+      close.addEventListener("click", () => {
+        box.remove();
+        el.input.focus();
+      });
+      box.append(text, close);
+      el.notices.append(box);
+      while (el.notices.children.length > 3) el.notices.firstElementChild.remove();
+      setTimeout(() => box.remove(), seconds * 1000);
+    },
+
+    announce(message) {
+      // Emptied first so that the same sentence twice is read twice.
+      el.announcer.textContent = "";
+      requestAnimationFrame(() => {
+        el.announcer.textContent = message;
+      });
+    },
+
+    helpOpen() {
+      return !el.help.hidden;
+    },
+
+    toggleHelp(open = el.help.hidden) {
+      el.help.hidden = !open;
+      el.workspace.inert = open;
+      if (open) {
+        el.help.querySelector("[role=dialog]").focus();
+      } else if (!el.input.disabled) {
+        el.input.focus();
+      }
+    },
+  };
+  return view;
+}

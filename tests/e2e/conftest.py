@@ -1,0 +1,85 @@
+"""A headless Chromium against pytest-django's live server, signed in by session cookie.
+
+Debian's chromium is driven by Playwright's sync API; nothing is downloaded.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from annotations import roles
+
+CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Every wait in these tests is bounded by this (ms); no test sleeps.
+WAIT_MS = 10_000
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing; install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread, which makes
+    # Django refuse ORM calls from the test body; the calls here are synchronous.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+            yield browser
+            browser.close()
+
+
+@pytest.fixture(autouse=True)
+def _role_groups(transactional_db):
+    """The live server needs real commits; flushing between tests drops migration data."""
+    for name in roles.ALL_ROLES:
+        Group.objects.get_or_create(name=name)
+
+
+@pytest.fixture
+def open_label_page(browser, live_server, settings):
+    """open_label_page(user, width=1280, height=720) -> a Playwright page on /label/."""
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    contexts = []
+    script_errors = []
+
+    def open_page(user, *, width: int = 1280, height: int = 720):
+        client = Client()
+        client.force_login(user)
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": width, "height": height}
+        )
+        context.set_default_timeout(WAIT_MS)
+        context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: script_errors.append(str(error)))
+        page.goto("/label/")
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert not script_errors, f"uncaught errors in the page: {script_errors}"
