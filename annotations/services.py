@@ -281,6 +281,23 @@ def task_lease_next(*, user, count: int = 1) -> list[Task]:
         )
 
 
+def _label_already_sent(*, user, client_key: uuid.UUID | None) -> Label | None:
+    """The label a retried request already stored, found by its client-chosen key."""
+    if client_key is None:
+        return None
+    return Label.objects.filter(annotator=user, client_key=client_key).first()
+
+
+def _taken_by_someone_else(*, task: Task, user, now) -> bool:
+    """Done already, or another annotator holds a lease that has not run out."""
+    held_by_other = (
+        task.leased_to_id not in (None, user.pk)
+        and task.lease_expires_at is not None
+        and task.lease_expires_at >= now
+    )
+    return task.status == TaskStatus.DONE or held_by_other
+
+
 def label_submit(
     *,
     user,
@@ -303,17 +320,11 @@ def label_submit(
         text = ""
     now = timezone.now()
     with transaction.atomic():
-        if client_key is not None:
-            existing = Label.objects.filter(annotator=user, client_key=client_key).first()
-            if existing is not None:
-                return existing
+        existing = _label_already_sent(user=user, client_key=client_key)
+        if existing is not None:
+            return existing
         task = Task.objects.select_for_update().get(pk=task_id)
-        held_by_other = (
-            task.leased_to_id not in (None, user.pk)
-            and task.lease_expires_at is not None
-            and task.lease_expires_at >= now
-        )
-        if task.status == TaskStatus.DONE or held_by_other:
+        if _taken_by_someone_else(task=task, user=user, now=now):
             raise LabelConflict(
                 "Someone else has labeled or is labeling this word; your label was not stored."
             )
@@ -365,12 +376,7 @@ def task_renew(*, user, task_id: int) -> Task:
     now = timezone.now()
     with transaction.atomic():
         task = Task.objects.select_for_update().get(pk=task_id)
-        held_by_other = (
-            task.leased_to_id not in (None, user.pk)
-            and task.lease_expires_at is not None
-            and task.lease_expires_at >= now
-        )
-        if task.status == TaskStatus.DONE or held_by_other:
+        if _taken_by_someone_else(task=task, user=user, now=now):
             raise LabelConflict("This word has been given to someone else meanwhile.")
         task.leased_to = user
         task.lease_expires_at = now + timedelta(seconds=settings.TASK_LEASE_SECONDS)
@@ -398,10 +404,9 @@ def label_revise(
     if unreadable:
         text = ""
     with transaction.atomic():
-        if client_key is not None:
-            existing = Label.objects.filter(annotator=user, client_key=client_key).first()
-            if existing is not None:
-                return existing
+        existing = _label_already_sent(user=user, client_key=client_key)
+        if existing is not None:
+            return existing
         old = Label.objects.select_for_update().get(pk=label_id, annotator=user)
         if Label.objects.filter(revises=old).exists():
             raise LabelConflict("This label was corrected already; correct the newest version.")
