@@ -298,6 +298,11 @@ def _taken_by_someone_else(*, task: Task, user, now) -> bool:
     return task.status == TaskStatus.DONE or held_by_other
 
 
+def _label_create(*, unreadable: bool, text: str, **fields) -> Label:
+    """The one place a Label row is written: an unreadable crop is stored with no text."""
+    return Label.objects.create(unreadable=unreadable, text="" if unreadable else text, **fields)
+
+
 def label_submit(
     *,
     user,
@@ -316,8 +321,6 @@ def label_submit(
     ``client_key``) returns the label already stored. A label whose lease expired is
     kept if nobody else labeled the task meanwhile; otherwise ``LabelConflict``.
     """
-    if unreadable:
-        text = ""
     now = timezone.now()
     with transaction.atomic():
         existing = _label_already_sent(user=user, client_key=client_key)
@@ -328,8 +331,8 @@ def label_submit(
             raise LabelConflict(
                 "Someone else has labeled or is labeling this word; your label was not stored."
             )
-        label = Label.objects.create(
-            task=task,
+        label = _label_create(
+            task_id=task.pk,
             crop_id=task.crop_id,
             annotator=user,
             text=text,
@@ -401,8 +404,6 @@ def label_revise(
     Assumes the caller checked that ``user`` may label and owns the label. Raises
     ``LabelConflict`` if the label was revised already (only the newest can be).
     """
-    if unreadable:
-        text = ""
     with transaction.atomic():
         existing = _label_already_sent(user=user, client_key=client_key)
         if existing is not None:
@@ -410,7 +411,7 @@ def label_revise(
         old = Label.objects.select_for_update().get(pk=label_id, annotator=user)
         if Label.objects.filter(revises=old).exists():
             raise LabelConflict("This label was corrected already; correct the newest version.")
-        label = Label.objects.create(
+        label = _label_create(
             task_id=old.task_id,
             crop_id=old.crop_id,
             annotator=user,

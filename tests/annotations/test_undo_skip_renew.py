@@ -146,3 +146,15 @@ def test_the_queue_query_walks_the_partial_index(annotator, queue):
         plan = selectors.task_queue(user=annotator, now=timezone.now())[:5].explain()
     assert "task_queue_idx" in plan, plan
     assert "Sort" not in plan.split("task_queue_idx")[0]
+
+
+def test_a_correction_to_unreadable_stores_no_text(annotator_client, queue):
+    task_id = post(annotator_client, NEXT).json()["tasks"][0]["id"]
+    label_id = post(annotator_client, f"/api/v1/tasks/{task_id}/submit/", {"text": "a"}).json()[
+        "id"
+    ]
+    response = post(
+        annotator_client, f"/api/v1/labels/{label_id}/revise/", {"text": "b", "unreadable": True}
+    )
+    assert response.status_code == 201
+    assert Label.objects.get(pk=response.json()["id"]).text == ""
