@@ -13,7 +13,8 @@ from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.db.models import Subquery, Value
 from django.utils import timezone
 
 import audit
@@ -288,6 +289,13 @@ def _label_already_sent(*, user, client_key: uuid.UUID | None) -> Label | None:
     return Label.objects.filter(annotator=user, client_key=client_key).first()
 
 
+def _replayed_label_id(*, user, client_key: uuid.UUID | None):
+    """The id of the label a retried request already stored (a subquery), or NULL."""
+    if client_key is None:
+        return Value(None, output_field=models.BigIntegerField())
+    return Subquery(Label.objects.filter(annotator=user, client_key=client_key).values("id")[:1])
+
+
 def _taken_by_someone_else(*, task: Task, user, now) -> bool:
     """Done already, or another annotator holds a lease that has not run out."""
     held_by_other = (
@@ -323,10 +331,14 @@ def label_submit(
     """
     now = timezone.now()
     with transaction.atomic():
-        existing = _label_already_sent(user=user, client_key=client_key)
-        if existing is not None:
-            return existing
-        task = Task.objects.select_for_update().get(pk=task_id)
+        # One round trip: lock the task and look for a label this request already stored.
+        task = (
+            Task.objects.select_for_update(of=("self",))
+            .annotate(replayed_id=_replayed_label_id(user=user, client_key=client_key))
+            .get(pk=task_id)
+        )
+        if task.replayed_id is not None:
+            return Label.objects.get(pk=task.replayed_id)
         if _taken_by_someone_else(task=task, user=user, now=now):
             raise LabelConflict(
                 "Someone else has labeled or is labeling this word; your label was not stored."
