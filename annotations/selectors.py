@@ -30,24 +30,42 @@ def donation_crops(*, donation: Donation) -> QuerySet[WordCrop]:
     return donation.crops.order_by("index")
 
 
+# The image route's one query: the crop, its task's state and its donation's key. Through
+# ``raw()``: compiling the equivalent select_related() costs 5x the query (0.2 vs 1.0 ms).
+_CROP_FOR_VIEWER_SQL = f"""
+    SELECT crop.id, crop.donation_id, crop.image_name,
+           task.status AS task_status, task.leased_to_id AS task_holder_id,
+           donation.wrapped_key AS donation_wrapped_key
+    FROM {WordCrop._meta.db_table} crop
+    JOIN {Donation._meta.db_table} donation ON donation.id = crop.donation_id
+    LEFT JOIN {Task._meta.db_table} task ON task.crop_id = crop.id
+    WHERE crop.id = %s
+"""  # noqa: S608  table names from our own models; the id is a parameter
+
+
 def crop_get_for_viewer(*, user, crop_id: int) -> WordCrop | None:
-    """The holder of the crop's open task, its labeler (to undo), or a reviewer may see it."""
-    crop = WordCrop.objects.select_related("donation", "task").filter(pk=crop_id).first()
-    if crop is None:
+    """The holder of the crop's open task, its labeler (to undo), or a reviewer may see it.
+
+    The crop comes with ``crop.donation`` holding the donation's id and wrapped key (its
+    other fields load on access), which is what reading the image needs.
+    """
+    crop = next(iter(WordCrop.objects.raw(_CROP_FOR_VIEWER_SQL, [crop_id])), None)
+    if crop is None or not _may_view_crop(user=user, crop=crop):
         return None
+    crop.donation = Donation.from_db(
+        "default", ["id", "wrapped_key"], [crop.donation_id, crop.donation_wrapped_key]
+    )
+    return crop
+
+
+def _may_view_crop(*, user, crop: WordCrop) -> bool:
     if roles.can_review(user):
-        return crop
-    task: Task | None = getattr(crop, "task", None)
-    if (
-        roles.can_label(user)
-        and task is not None
-        and task.status == TaskStatus.OPEN
-        and task.leased_to_id == user.pk
-    ):
-        return crop
-    if roles.can_label(user) and Label.objects.filter(crop=crop, annotator=user).exists():
-        return crop
-    return None
+        return True
+    if not roles.can_label(user):
+        return False
+    if crop.task_status == TaskStatus.OPEN and crop.task_holder_id == user.pk:
+        return True
+    return Label.objects.filter(crop_id=crop.pk, annotator=user).exists()
 
 
 def labels_mine(*, user, limit: int) -> QuerySet[Label]:
