@@ -15,6 +15,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -223,10 +224,45 @@ def _assemble(
     )
 
 
+# ----------------------------------------------------------------------------------- crnn
+
+
+class CrnnEngine:
+    """Our CNN → BiLSTM → CTC word recognizer (`ocr.recognition`), batched on the CPU.
+
+    The version names the weights file by the start of its SHA-256, so a prefill says
+    exactly which model made it. One thread by default: Celery runs one worker process
+    per core, and more threads per process would only fight over the same cores.
+    """
+
+    name = "crnn"
+
+    def __init__(self, *, weights: Path | None = None, threads: int = 1) -> None:
+        # Imported here so that a process reading with Tesseract never loads torch.
+        from ocr.recognition.predictor import DEFAULT_WEIGHTS, Predictor
+
+        self._predictor = Predictor(weights or DEFAULT_WEIGHTS, threads=threads)
+        self.version = f"synth-1/{self._predictor.weights_sha256[:12]}"
+        self._lock = threading.Lock()  # one batch at a time: torch's thread count is global
+
+    def recognize(self, crops: Sequence[Image.Image]) -> list[Recognition]:
+        if not crops:
+            return []
+        with self._lock:
+            decoded = self._predictor.predict(crops)
+        return [
+            Recognition(text=d.text, confidence=d.confidence, char_confidences=d.char_confidences)
+            if d.text
+            else EMPTY
+            for d in decoded
+        ]
+
+
 # ------------------------------------------------------------------------------ registry
 
 ENGINE_FACTORIES: dict[str, Callable[[], OcrEngine]] = {
     "tesseract": TesseractEngine,
+    "crnn": CrnnEngine,
 }
 _engines: dict[str, OcrEngine] = {}
 _engines_lock = threading.Lock()

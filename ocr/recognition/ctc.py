@@ -1,0 +1,114 @@
+"""CTC post-processing: posteriors (frames × classes) → text with word and character confidences.
+
+Kept apart from the network (docTR's split) so it can be tested on hand-built posteriors.
+
+- Greedy: the best class per frame, repeats merged, blanks dropped. A character's
+  confidence is the highest posterior over the frames that emitted it; the word's is the
+  probability of the whole best path (the product over frames of their best posterior),
+  which also falls when a frame between letters hesitates over a deletion.
+- Beam (prefix beam search): the labelling with the highest total probability, summed
+  over all its alignments; that probability is the word's confidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ocr.recognition.charset import BLANK, Charset
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Text read from one crop, its confidence and one confidence per character."""
+
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+
+
+def greedy_decode(probs: np.ndarray, charset: Charset) -> Decoded:
+    """Best-path decoding of one crop's posteriors, shape (T, classes), rows summing to 1."""
+    best = probs.argmax(axis=1)
+    best_probs = probs[np.arange(len(best)), best]
+    indices: list[int] = []
+    confidences: list[float] = []
+    previous = BLANK
+    for label, prob in zip(best.tolist(), best_probs.tolist(), strict=True):
+        if label != BLANK and label == previous:
+            confidences[-1] = max(confidences[-1], prob)
+        elif label != BLANK:
+            indices.append(label)
+            confidences.append(prob)
+        previous = label
+    path_log_prob = float(np.log(np.clip(best_probs, 1e-12, 1.0)).sum())
+    return _decoded(charset, indices, math.exp(path_log_prob), confidences)
+
+
+def _decoded(
+    charset: Charset, indices: list[int], confidence: float, confidences: list[float]
+) -> Decoded:
+    text = charset.decode(indices)
+    # Spaces are classes like any other, so text and confidences stay aligned; trim the ends.
+    start = len(text) - len(text.lstrip(" "))
+    end = len(text.rstrip(" "))
+    return Decoded(
+        text=text[start:end],
+        confidence=min(1.0, max(0.0, confidence)),
+        char_confidences=tuple(min(1.0, c) for c in confidences[start:end]),
+    )
+
+
+@dataclass
+class _Beam:
+    blank: float = 0.0  # probability of the prefix with its last frame a blank
+    label: float = 0.0  # … with its last frame its last character
+    char_confidences: tuple[float, ...] = ()
+
+    @property
+    def total(self) -> float:
+        return self.blank + self.label
+
+
+def beam_decode(
+    probs: np.ndarray, charset: Charset, *, beam_width: int = 8, prune: float = 1e-3
+) -> Decoded:
+    """Prefix beam search; classes under `prune` in a frame are not extended there.
+
+    A character's confidence is its posterior in the frame where it entered the best
+    prefix, raised by later frames that repeat it.
+    """
+    beams: dict[tuple[int, ...], _Beam] = {(): _Beam(blank=1.0)}
+    for frame in probs:
+        following: dict[tuple[int, ...], _Beam] = defaultdict(_Beam)
+        for prefix, beam in beams.items():
+            for label in np.flatnonzero(frame >= prune).tolist():
+                p = float(frame[label])
+                if label == BLANK:
+                    _merge(following[prefix], blank=beam.total * p, chars=beam.char_confidences)
+                elif prefix and label == prefix[-1]:
+                    # Without a blank between, a repeat continues the same character.
+                    raised = (*beam.char_confidences[:-1], max(beam.char_confidences[-1], p))
+                    _merge(following[prefix], label=beam.label * p, chars=raised)
+                    chars = (*beam.char_confidences, p)
+                    _merge(following[(*prefix, label)], label=beam.blank * p, chars=chars)
+                else:
+                    chars = (*beam.char_confidences, p)
+                    _merge(following[(*prefix, label)], label=beam.total * p, chars=chars)
+        ranked = sorted(following.items(), key=lambda item: -item[1].total)[:beam_width]
+        beams = dict(ranked)
+    prefix, beam = max(beams.items(), key=lambda item: item[1].total)
+    return _decoded(charset, list(prefix), beam.total, list(beam.char_confidences))
+
+
+def _merge(
+    entry: _Beam, *, blank: float = 0.0, label: float = 0.0, chars: tuple[float, ...]
+) -> None:
+    """Adds an alignment's probability; the likelier alignment's confidences are kept."""
+    if blank + label > entry.total or not entry.char_confidences:
+        entry.char_confidences = chars
+    entry.blank += blank
+    entry.label += label

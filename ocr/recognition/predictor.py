@@ -1,0 +1,97 @@
+"""Inference: preprocessing + network + CTC decoder, batched, under `torch.inference_mode`.
+
+The weights file holds the network's shape, its charset and its state dict, so a
+predictor is built from that one file. Crops are sorted by width before batching so that
+little padding is computed; results come back in the caller's order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ocr.recognition.charset import Charset
+from ocr.recognition.ctc import Decoded, beam_decode, greedy_decode
+from ocr.recognition.model import Crnn, CrnnConfig
+from ocr.recognition.preprocess import batch_tensor, normalize, to_gray
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "crnn.pt"
+
+
+def load_model(path: Path) -> tuple[Crnn, Charset]:
+    """The network and charset stored in a weights file written by `save_weights`."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    charset = Charset(payload["charset"])
+    config = payload["config"]
+    model = Crnn(
+        CrnnConfig(
+            num_classes=int(config["num_classes"]),
+            channels=tuple(config["channels"]),
+            hidden=int(config["hidden"]),
+            lstm_layers=int(config["lstm_layers"]),
+        )
+    )
+    model.load_state_dict(payload["state_dict"])
+    return model.eval(), charset
+
+
+def save_weights(model: Crnn, charset: Charset, path: Path) -> None:
+    """The shippable file: shape, charset and float32 weights, nothing of the optimizer."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {key: value.detach().cpu().float() for key, value in model.state_dict().items()}
+    payload = {"config": model.config.to_dict(), "charset": charset.characters, "state_dict": state}
+    torch.save(payload, path)
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Predictor:
+    """Reads word crops with a trained CRNN on the CPU."""
+
+    def __init__(
+        self,
+        weights: Path = DEFAULT_WEIGHTS,
+        *,
+        threads: int = 1,
+        batch_size: int = 64,
+        beam_width: int = 0,
+    ) -> None:
+        self.model, self.charset = load_model(weights)
+        self.weights_sha256 = file_digest(weights)
+        self.threads = threads
+        self.batch_size = batch_size
+        self.beam_width = beam_width
+
+    def predict(self, crops: Sequence[Image.Image | np.ndarray]) -> list[Decoded]:
+        inputs = [normalize(to_gray(crop)) for crop in crops]
+        order = sorted(range(len(inputs)), key=lambda i: inputs[i].shape[1])
+        results: list[Decoded | None] = [None] * len(inputs)
+        # torch's thread count is per process; set it for this call and put it back.
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(order), self.batch_size):
+                    chunk = order[start : start + self.batch_size]
+                    images, frames = batch_tensor([inputs[i] for i in chunk])
+                    probs = self.model(images).exp().permute(1, 0, 2).numpy()
+                    for row, index in enumerate(chunk):
+                        results[index] = self._decode(probs[row, : int(frames[row])])
+        finally:
+            torch.set_num_threads(previous)
+        return [result for result in results if result is not None]
+
+    def _decode(self, probs: np.ndarray) -> Decoded:
+        if self.beam_width > 1:
+            return beam_decode(probs, self.charset, beam_width=self.beam_width)
+        return greedy_decode(probs, self.charset)

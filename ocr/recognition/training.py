@@ -1,0 +1,234 @@
+"""The training loop behind `python -m ocr.train`: typed config in, weights file out.
+
+Deterministic for a seed on one device (cuDNN's nondeterministic kernels are off);
+a checkpoint every `checkpoint_every` steps holds model, optimizer, schedule and step,
+and a run started again with the same output folder resumes from it and reads the same
+batches. CPU by default; a GPU is used when one is present and `device` is "auto".
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from ocr.recognition.charset import Charset
+from ocr.recognition.ctc import greedy_decode
+from ocr.recognition.data import Item, LabelledFolder, SyntheticWords, WidthBuckets, collate
+from ocr.recognition.model import Crnn, CrnnConfig
+from ocr.recognition.predictor import load_model, save_weights
+
+logger = logging.getLogger(__name__)
+
+VALIDATION_FIRST_SEED = 10**9  # far from the training seeds, which start at 0
+BATCHES_PER_RUN = 8  # batches rendered together and grouped by width
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a run; the defaults reproduce the shipped weights."""
+
+    out_dir: Path = Path("var/train")
+    export: Path | None = None  # where the final weights file goes (besides out_dir)
+    seed: int = 0
+    steps: int = 6000
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_fraction: float = 0.05
+    grad_clip: float = 5.0
+    channels: tuple[int, ...] = (16, 32, 64, 64, 96)
+    hidden: int = 96
+    lstm_layers: int = 1
+    validation_size: int = 512
+    log_every: int = 100
+    checkpoint_every: int = 500
+    workers: int = 1
+    threads: int = 1
+    device: str = "auto"  # "auto": cuda when available, else cpu
+    finetune_dir: Path | None = None  # a folder + labels.tsv: fine-tune on those crops
+    init_weights: Path | None = None  # start from these weights (fine-tuning)
+    resume: bool = True
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)  # the legacy global state some libraries still read
+    torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def _worker_init(_: int) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def _training_data(config: TrainConfig, charset: Charset) -> Dataset[Item]:
+    if config.finetune_dir is not None:
+        folder = LabelledFolder(charset, config.finetune_dir)
+        # Epochs over the folder in a seeded order, as many as the steps need.
+        generator = np.random.default_rng(config.seed)
+        needed = (config.steps + BATCHES_PER_RUN) * config.batch_size
+        order = np.concatenate(
+            [generator.permutation(len(folder)) for _ in range(needed // len(folder) + 1)]
+        )
+        return Subset(folder, order[:needed].tolist())
+    length = (config.steps + BATCHES_PER_RUN) * config.batch_size
+    return SyntheticWords(charset, first_seed=config.seed * 10**8, length=length)
+
+
+def _build(config: TrainConfig, charset: Charset) -> Crnn:
+    if config.init_weights is not None:
+        model, stored = load_model(config.init_weights)
+        if stored.characters != charset.characters:
+            raise ValueError("the initial weights were trained with another charset")
+        return model
+    return Crnn(
+        CrnnConfig(
+            num_classes=len(charset),
+            channels=config.channels,
+            hidden=config.hidden,
+            lstm_layers=config.lstm_layers,
+        )
+    )
+
+
+def evaluate_batches(
+    model: Crnn, loader: DataLoader, charset: Charset, device: torch.device
+) -> float:
+    """Exact-match accuracy of greedy decoding over a loader."""
+    model.eval()
+    correct = total = 0
+    with torch.inference_mode():
+        for images, frames, targets, lengths in loader:
+            probs = model(images.to(device)).exp().permute(1, 0, 2).cpu().numpy()
+            offsets = np.concatenate(([0], np.cumsum(lengths.numpy())))
+            for row in range(len(lengths)):
+                truth = charset.decode(targets[offsets[row] : offsets[row + 1]].tolist())
+                read = greedy_decode(probs[row, : int(frames[row])], charset).text
+                correct += read == truth
+                total += 1
+    model.train()
+    return correct / max(1, total)
+
+
+def train(config: TrainConfig) -> Path:
+    """Runs (or resumes) training; returns the path of the final weights file."""
+    _seed_everything(config.seed)
+    torch.set_num_threads(config.threads)
+    device = _device(config.device)
+    charset = Charset()
+    model = _build(config, charset).to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=config.learning_rate,
+        total_steps=config.steps,
+        pct_start=config.warmup_fraction,
+    )
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = config.out_dir / "checkpoint.pt"
+    step = 0
+    if config.resume and checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        step = int(state["step"])
+        torch.set_rng_state(state["torch_rng"])
+        logger.info("resumed from %s at step %d", checkpoint_path, step)
+
+    runs = WidthBuckets(
+        _training_data(config, charset), batch_size=config.batch_size, per_item=BATCHES_PER_RUN
+    )
+    loader = DataLoader(
+        Subset(runs, range(step // BATCHES_PER_RUN, len(runs))),
+        batch_size=None,
+        num_workers=config.workers,
+        worker_init_fn=_worker_init,
+        prefetch_factor=2 if config.workers else None,
+    )
+    skip = step % BATCHES_PER_RUN  # batches of the first run already trained on
+    validation = DataLoader(
+        SyntheticWords(charset, first_seed=VALIDATION_FIRST_SEED, length=config.validation_size),
+        batch_size=128,
+        collate_fn=collate,
+    )
+    logger.info(
+        "training %d parameters on %s for %d steps (config %s)",
+        sum(p.numel() for p in model.parameters()),
+        device,
+        config.steps,
+        {k: str(v) for k, v in asdict(config).items()},
+    )
+    model.train()
+    started = time.monotonic()
+    first_step = step
+    running_loss = 0.0
+    batches = (batch for run in loader for batch in run)
+    for images, frames, targets, lengths in itertools.islice(batches, skip, None):
+        log_probs = model(images.to(device))
+        loss = ctc(log_probs, targets.to(device), frames.to(device), lengths.to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        schedule.step()
+        step += 1
+        running_loss += loss.item()
+        if step % config.log_every == 0 or step == config.steps:
+            elapsed = time.monotonic() - started
+            eta = elapsed / (step - first_step) * (config.steps - step)
+            logger.info(
+                "step %d/%d loss %.3f lr %.2e, %.2f s/step, ETA %s",
+                step,
+                config.steps,
+                running_loss / config.log_every,
+                schedule.get_last_lr()[0],
+                elapsed / (step - first_step),
+                time.strftime("%H:%M:%S", time.gmtime(eta)),
+            )
+            running_loss = 0.0
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            accuracy = evaluate_batches(model, validation, charset, device)
+            logger.info("step %d: synthetic validation accuracy %.3f", step, accuracy)
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(),
+                    "step": step,
+                    "torch_rng": torch.get_rng_state(),
+                },
+                checkpoint_path,
+            )
+            save_weights(model, charset, config.out_dir / "crnn.pt")
+        if step >= config.steps:
+            break
+    final = config.out_dir / "crnn.pt"
+    save_weights(model.cpu(), charset, final)
+    if config.export is not None:
+        save_weights(model, charset, config.export)
+        final = config.export
+    logger.info("weights written to %s", final)
+    return final

@@ -1,0 +1,75 @@
+"""CTC decoding and its confidences, on posteriors built by hand."""
+
+import numpy as np
+import pytest
+
+from ocr.recognition.charset import Charset
+from ocr.recognition.ctc import beam_decode, greedy_decode
+
+CHARSET = Charset()
+A, B = CHARSET.encode("a")[0], CHARSET.encode("b")[0]
+BLANK = 0
+
+
+def posteriors(frames: list[dict[int, float]]) -> np.ndarray:
+    """Each frame's given class probabilities; the rest of the mass on the blank."""
+    probs = np.zeros((len(frames), len(CHARSET)))
+    for t, frame in enumerate(frames):
+        for label, p in frame.items():
+            probs[t, label] = p
+        probs[t, BLANK] += 1.0 - sum(frame.values())
+    return probs
+
+
+def test_greedy_merges_repeats_and_keeps_letters_split_by_blank():
+    probs = posteriors([{A: 0.9}, {A: 0.8}, {}, {A: 0.7}, {B: 0.6}, {}])
+
+    decoded = greedy_decode(probs, CHARSET)
+
+    assert decoded.text == "aab"
+    # A character's confidence is the best frame of its run.
+    assert decoded.char_confidences == pytest.approx((0.9, 0.7, 0.6))
+    # The word's is the best path's probability: every frame's winning posterior.
+    assert decoded.confidence == pytest.approx(0.9 * 0.8 * 1.0 * 0.7 * 0.6 * 1.0)
+
+
+def test_greedy_all_blank_reads_nothing_confidently():
+    decoded = greedy_decode(posteriors([{}, {A: 0.02}, {}]), CHARSET)
+
+    assert decoded.text == ""
+    assert decoded.char_confidences == ()
+    assert decoded.confidence == pytest.approx(0.98)
+
+
+def test_spaces_at_the_ends_are_trimmed_with_their_confidences():
+    space = CHARSET.encode("a b")[1]
+    decoded = greedy_decode(posteriors([{space: 0.9}, {A: 0.8}, {space: 0.7}, {B: 0.6}]), CHARSET)
+
+    assert decoded.text == "a b"
+    assert decoded.char_confidences == pytest.approx((0.8, 0.7, 0.6))
+
+
+def test_beam_prefers_the_labelling_with_more_total_probability():
+    # The best path is blank, blank (0.6 · 0.6 = 0.36), but "a" sums three alignments:
+    # a·, ·a and aa, 0.24 + 0.24 + 0.16 = 0.64.
+    probs = posteriors([{A: 0.4}, {A: 0.4}])
+
+    greedy = greedy_decode(probs, CHARSET)
+    beam = beam_decode(probs, CHARSET, beam_width=4)
+
+    assert greedy.text == ""
+    assert beam.text == "a"
+    assert beam.confidence == pytest.approx(0.4 * 0.6 + 0.6 * 0.4 + 0.4 * 0.4)
+    assert beam.char_confidences == pytest.approx((0.4,))
+
+
+def test_beam_agrees_with_greedy_on_confident_posteriors():
+    probs = posteriors([{A: 0.99}, {}, {A: 0.98}, {B: 0.97}, {B: 0.96}, {}])
+
+    assert beam_decode(probs, CHARSET).text == greedy_decode(probs, CHARSET).text == "aab"
+
+
+def test_charset_normalizes_what_it_cannot_write():
+    assert CHARSET.normalize("\u201cTOTAL\u201d  \u2013 5") == '"TOTAL" - 5'
+    assert CHARSET.normalize("caf\u00e9") == "caf"
+    assert CHARSET.decode(CHARSET.encode("RM 6.69")) == "RM 6.69"

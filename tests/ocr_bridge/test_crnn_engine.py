@@ -1,0 +1,81 @@
+"""Our CRNN engine behind the OcrEngine interface."""
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from ocr.recognition.predictor import DEFAULT_WEIGHTS, file_digest
+from ocr.synthetic import render_word
+from ocr_bridge.engines import EMPTY, ENGINE_FACTORIES, CrnnEngine, get_engine
+from tests.shared_data import shared_data_dir
+
+WORDS = ["TOTAL", "12.50", "Receipt", "Invoice", "CASH", "Subtotal", "Coffee", "Amount"]
+
+pytestmark = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="no shipped weights")
+
+
+@pytest.fixture(scope="module")
+def engine() -> CrnnEngine:
+    return CrnnEngine()
+
+
+def test_is_registered_with_a_version_naming_its_weights(engine):
+    assert "crnn" in ENGINE_FACTORIES
+    assert get_engine("crnn").name == "crnn"
+    assert engine.version.endswith(file_digest(DEFAULT_WEIGHTS)[:12])
+
+
+def test_reads_rendered_words_in_order(engine):
+    crops = [render_word(word, seed=seed, height=28) for seed in range(2) for word in WORDS]
+
+    results = engine.recognize(crops)
+
+    truth = [word for _ in range(2) for word in WORDS]
+    correct = sum(r.text.lower() == t.lower() for r, t in zip(results, truth, strict=True))
+    assert len(results) == len(crops)
+    assert correct >= 0.75 * len(truth)
+
+
+def test_confidences_per_character_in_unit_range(engine):
+    for result in engine.recognize([render_word(w) for w in ("TOTAL", "Thank you", "9.99")]):
+        assert result.text
+        assert len(result.char_confidences) == len(result.text)
+        assert all(0.0 <= c <= 1.0 for c in result.char_confidences)
+        assert 0.0 < result.confidence <= 1.0
+
+
+def test_blank_crops_read_empty_and_keep_their_place(engine):
+    blank = Image.new("L", (80, 30), 255)
+    crops = [render_word("CASH"), blank, render_word("TOTAL")]
+
+    results = engine.recognize(crops)
+
+    assert results[1] == EMPTY
+    assert [r.text.upper() for r in (results[0], results[2])] == ["CASH", "TOTAL"]
+    assert engine.recognize([]) == []
+
+
+def test_light_on_dark_and_rgba_crops(engine):
+    negative = ImageOps.invert(render_word("Receipt"))
+    rgba = render_word("TOTAL").convert("RGBA")
+
+    assert [r.text.lower() for r in engine.recognize([negative, rgba])] == ["receipt", "total"]
+
+
+def test_high_confidence_readings_are_right_on_real_receipt_words(engine):
+    data = shared_data_dir()
+    if data is None:
+        pytest.skip("the development data (../shared/data) is not on this machine")
+    from ocr.recognition.crops import sroie_word_crops
+
+    crops = sroie_word_crops(data / "sroie-receipts", limit=300)
+    results = engine.recognize([crop.image for crop in crops])
+
+    confident = [
+        (r.text.lower(), c.text.lower())
+        for r, c in zip(results, crops, strict=True)
+        if r.confidence >= 0.9
+    ]
+    right = np.mean([read == truth for read, truth in confident])
+    assert len(confident) >= 0.3 * len(crops)
+    assert right >= 0.95
