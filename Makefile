@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install system-deps services run migrate seed worker test bench bench-quick bench-pipeline lint format clean
+.PHONY: help install system-deps services run migrate seed worker test bench bench-quick bench-pipeline train bench-ocr contact-sheet lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -56,6 +56,20 @@ bench-quick: install services ## The annotator-loop benchmark, small: 10k crops,
 
 bench-pipeline: install ## Only the pipeline benchmark (ingest, word detection, prefill)
 	$(BIN)/python -m benchmarks.pipeline --pages $${BENCH_PAGES:-10}
+
+train: install ## Train the word recognizer from scratch on synthetic data (reproduces the shipped weights; CPU, ~40 min)
+	$(BIN)/python -m ocr.train --out var/train --no-resume --export ocr/recognition/weights/crnn.pt
+
+bench-ocr: install ## Our CRNN vs Tesseract vs RapidOCR on real receipt and form words (needs ../shared/data)
+	$(BIN)/python -m pip install --quiet -e '.[ocr-bench]'
+	@# RapidOCR pulls opencv-python, which overwrites the headless cv2 the project uses: restore it.
+	@if $(BIN)/python -m pip show -q opencv-python 2>/dev/null; then \
+	  $(BIN)/python -m pip uninstall --quiet -y opencv-python; \
+	  $(BIN)/python -m pip install --quiet --force-reinstall --no-deps 'opencv-python-headless>=4.10,<5'; fi
+	$(BIN)/python -m benchmarks.ocr_engines --limit $${BENCH_OCR_LIMIT:-1000}
+
+contact-sheet: install ## Render docs/synthetic-contact-sheet.png: synthetic training crops with their labels
+	$(BIN)/python -m ocr.synth.contact_sheet --out docs/synthetic-contact-sheet.png
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .
