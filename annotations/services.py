@@ -225,6 +225,12 @@ def donation_finish_prefill(
         donation.status = DonationStatus.READY
         donation.failure_reason = ""
         donation.save(update_fields=["status", "failure_reason", "updated_at"])
+        audit.record(
+            actor=audit.SYSTEM,
+            action="annotations.donation_ready",
+            target=donation,
+            data={"crops": len(crops), "engine": engine},
+        )
     return True
 
 

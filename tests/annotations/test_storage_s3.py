@@ -1,28 +1,19 @@
 """The S3 path over HTTP, against moto's standalone server on 127.0.0.1."""
 
 import io
-import logging
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 from PIL import Image
 
 from annotations import blobs
 from annotations.models import Donation
 from tests.factories import make_donation
+from tests.s3_server import s3_endpoint as s3_endpoint_fixture
+
+s3_endpoint = s3_endpoint_fixture
 
 BUCKET = "dropturk-test"
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint():
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
