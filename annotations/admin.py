@@ -1,16 +1,6 @@
 from django.contrib import admin
 
-from annotations.models import Donation, Label, ServiceToken, Task, WordCrop
-
-
-@admin.register(ServiceToken)
-class ServiceTokenAdmin(admin.ModelAdmin):
-    list_display = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("name", "prefix", "created_at", "last_used_at")
-    exclude = ("token_hash",)
-
-    def has_add_permission(self, request) -> bool:
-        return False  # tokens are made by `manage.py create_service_token`, which shows them once
+from annotations.models import Donation, Label, Task, WordCrop
 
 
 @admin.register(Donation)

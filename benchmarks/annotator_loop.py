@@ -153,17 +153,20 @@ class Annotator:
 
 
 def session_for(user) -> str:
-    """A signed-in session for ``user``, stored the way ``django.contrib.auth.login`` does.
-
-    The one place to adapt when sign-in adds markers to the session (MFA, issue 4).
+    """A signed-in session for ``user``, stored the way ``django.contrib.auth.login`` does,
+    marked as after password + TOTP (``accounts.sessions.fill_signed_in_session``) so the
+    mandatory-MFA and session-timeout middlewares let it through.
     """
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
+
+    from accounts.sessions import fill_signed_in_session
 
     store = SessionStore()
     store[SESSION_KEY] = str(user.pk)
     store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    fill_signed_in_session(store, user=user)
     store.create()
     return store.session_key
 

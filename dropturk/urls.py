@@ -8,7 +8,7 @@ from dropturk.health import healthz
 urlpatterns = [
     path("", annotation_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
-    path("accounts/", include("allauth.urls")),
+    path("accounts/", include("allauth.urls")),  # sign-in, MFA, sessions (allauth)
     path("admin/", admin.site.urls),
     path("api/v1/", include("annotations.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -10,6 +10,8 @@ import socket
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
+from django.test import Client
 
 from annotations import crypto, roles
 from annotations.services import service_token_create
@@ -33,8 +35,21 @@ def _isolated_storage_and_keys(settings, tmp_path):
     }
     settings.DROPTURK_MASTER_KEY = TEST_MASTER_KEY
     crypto._master_key.cache_clear()
+    # locmem caches of one name share their storage across instances: empty it, so
+    # rate-limit counters and used TOTP codes do not carry over between tests.
+    cache.clear()
     yield
     crypto._master_key.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _force_login_means_mfa(monkeypatch):
+    """In tests, ``client.force_login(user)`` is a full sign-in: password and TOTP.
+
+    MFA is mandatory, and most tests are about what comes after signing in. Tests of
+    the MFA gate itself use ``factories.sign_in_password_only``.
+    """
+    monkeypatch.setattr(Client, "force_login", factories.sign_in_with_mfa)
 
 
 @pytest.fixture

@@ -1,10 +1,17 @@
 """factory_boy factories; ``build()`` where no database is needed."""
 
+import base64
+import hashlib
+import hmac
 import io
+import struct
+import time
 
 import factory
 from django.contrib.auth import get_user_model
+from django.test import Client
 
+from accounts import sessions as account_sessions
 from annotations.images import normalize_image
 from annotations.models import DocumentKind
 from annotations.services import donation_create
@@ -18,6 +25,31 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     password = factory.django.Password("correct horse battery staple")
+
+
+# Django's own force_login: a session that signed in with no second factor.
+sign_in_password_only = Client.force_login
+
+
+def sign_in_with_mfa(client: Client, user, backend: str | None = None) -> None:
+    """A session as after password + TOTP through allauth (what the MFA gate lets through).
+
+    ``tests/conftest.py`` makes every ``client.force_login`` do this.
+    """
+    sign_in_password_only(client, user, backend)
+    session = client.session
+    account_sessions.fill_signed_in_session(session, user=user)
+    session.save()
+
+
+def totp_code(secret: str, *, at: float | None = None, period: int = 30) -> str:
+    """The RFC 6238 code an authenticator app shows for ``secret`` (written out here, so
+    the tests do not check allauth against itself)."""
+    counter = int((time.time() if at is None else at) // period)
+    digest = hmac.new(base64.b32decode(secret), struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
 
 
 def png_bytes(image) -> bytes:

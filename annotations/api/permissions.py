@@ -1,25 +1,51 @@
 from rest_framework.permissions import BasePermission
 
 from annotations import roles
-from annotations.models import ServiceToken
+from annotations.models import ServiceToken, TokenScope
 
 
-class IsDonationService(BasePermission):
-    message = "Only the donation service (a service token) may do this."
+def _is_service_token(request) -> bool:
+    return isinstance(request.auth, ServiceToken)
+
+
+def _token_has_scope(token: ServiceToken, scope: str) -> bool:
+    return scope in token.scopes
+
+
+class TokenScopeRequired(BasePermission):
+    """A live service token whose scopes include ``scope``."""
+
+    scope: str = ""
+
+    @property
+    def message(self) -> str:
+        return f"This needs a service token with the '{self.scope}' scope."
 
     def has_permission(self, request, view) -> bool:
-        return isinstance(request.auth, ServiceToken)
+        return _is_service_token(request) and _token_has_scope(request.auth, self.scope)
+
+
+class IsDonationService(TokenScopeRequired):
+    """The donation service sending donations (scope ``ingest``)."""
+
+    scope = TokenScope.INGEST
+
+
+class CanWithdrawDonations(TokenScopeRequired):
+    """The donation service withdrawing donations (scope ``withdraw``)."""
+
+    scope = TokenScope.WITHDRAW
 
 
 class IsAnnotator(BasePermission):
     message = "You need the annotator role to label."
 
     def has_permission(self, request, view) -> bool:
-        return not isinstance(request.auth, ServiceToken) and roles.can_label(request.user)
+        return not _is_service_token(request) and roles.can_label(request.user)
 
 
 class IsPerson(BasePermission):
     message = "Sign in as a person; service tokens cannot do this."
 
     def has_permission(self, request, view) -> bool:
-        return not isinstance(request.auth, ServiceToken) and request.user.is_authenticated
+        return not _is_service_token(request) and request.user.is_authenticated

@@ -7,6 +7,7 @@ from django.core.management.base import CommandError
 
 from annotations.models import Donation, ServiceToken
 from annotations.services import hash_token
+from tests import factories
 
 
 def test_create_service_token_prints_a_token_stored_only_hashed(db, client):
@@ -40,9 +41,20 @@ def test_seed_demo_creates_people_with_roles_and_documents_once(db, client):
     users = get_user_model().objects.in_bulk(field_name="username")
     assert {"annotator", "reviewer", "mlengineer", "admin"} <= set(users)
     assert list(users["annotator"].groups.values_list("name", flat=True)) == ["annotator"]
-    line = next(line for line in text.splitlines() if line.strip().startswith("annotator"))
-    password = line.split()[1]
-    assert client.login(username="annotator", password=password)
+    lines = text.splitlines()
+    at = next(n for n, line in enumerate(lines) if line.strip().startswith("annotator"))
+    password = lines[at].split()[1]
+    secret = lines[at + 1].split()[-1]
+    assert lines[at + 2].strip().startswith("otpauth://totp/")
+    assert f"secret={secret}" in lines[at + 2]
+
+    # The printed password and a code from the printed secret sign in (allauth's MFA step)
+    response = client.post("/accounts/login/", {"login": "annotator", "password": password})
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/2fa/authenticate/"
+    response = client.post("/accounts/2fa/authenticate/", {"code": factories.totp_code(secret)})
+    assert response.status_code == 302
+    assert client.get("/label/").status_code == 200
     assert Donation.objects.count() == 4
 
     call_command("seed_demo", stdout=io.StringIO())

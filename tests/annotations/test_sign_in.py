@@ -2,10 +2,14 @@ from tests import factories
 
 
 def test_people_sign_in_through_allauth_and_see_their_roles(client, annotator):
+    from tests.accounts.conftest import add_totp
+
+    secret = add_totp(annotator)
     response = client.post(
         "/accounts/login/", {"login": "ann", "password": "correct horse battery staple"}
     )
     assert response.status_code == 302
+    client.post("/accounts/2fa/authenticate/", {"code": factories.totp_code(secret)})
     page = client.get("/")
     assert page.status_code == 200
     assert "annotator" in page.content.decode()

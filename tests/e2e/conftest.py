@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from annotations import roles
+from tests import factories
 
 CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -50,16 +51,26 @@ def _role_groups(transactional_db):
 
 
 @pytest.fixture
-def open_label_page(browser, live_server, settings):
-    """open_label_page(user, width=1280, height=720) -> a Playwright page on /label/."""
+def plain_http_cookies(settings):
+    """The live server speaks plain HTTP: cookies as in a DEBUG set-up (no __Host-)."""
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
+    settings.SESSION_COOKIE_NAME = "dropturk_session"
+    settings.CSRF_COOKIE_NAME = "dropturk_csrf"
+
+
+@pytest.fixture
+def open_label_page(browser, live_server, settings, plain_http_cookies):
+    """open_label_page(user, width=1280, height=720) -> a Playwright page on /label/.
+
+    Signed in by session cookie, the session marked as after password + TOTP.
+    """
     contexts = []
     script_errors = []
 
     def open_page(user, *, width: int = 1280, height: int = 720):
         client = Client()
-        client.force_login(user)
+        factories.sign_in_with_mfa(client, user)
         context = browser.new_context(
             base_url=live_server.url, viewport={"width": width, "height": height}
         )

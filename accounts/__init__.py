@@ -1,0 +1,1 @@
+"""Who may come in and how: mandatory MFA, sessions, lockout, access checks, service tokens."""
