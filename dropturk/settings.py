@@ -69,6 +69,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every audit event of the request carries its id and client IP.
+    "audit.context.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -183,12 +185,41 @@ else:
             "directory_permissions_mode": 0o700,
         },
     }
+# The audit trail's anchors and archives (audit/anchors.py, audit/archive.py): apart from
+# the database, so that whoever can rewrite the database cannot also rewrite these. In S3
+# (AUDIT_S3_BUCKET, default S3_BUCKET under the prefix audit/) each object can be put
+# under Object Lock for AUDIT_OBJECT_LOCK_DAYS (the bucket must have Object Lock enabled).
+AUDIT_OBJECT_LOCK_DAYS = int(os.environ.get("AUDIT_OBJECT_LOCK_DAYS", "0"))
+AUDIT_S3_BUCKET = os.environ.get("AUDIT_S3_BUCKET", S3_BUCKET)
+if AUDIT_S3_BUCKET:
+    _audit_storage = {
+        "BACKEND": "audit.storage.AuditS3Storage",
+        "OPTIONS": {
+            **_donation_storage["OPTIONS"],
+            "bucket_name": AUDIT_S3_BUCKET,
+            "location": "audit",
+            "file_overwrite": False,
+            "object_parameters": {"ContentType": "application/octet-stream"},
+        },
+    }
+else:
+    _audit_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": DATA_DIR / "audit",
+            "file_permissions_mode": 0o400,  # written once
+            "directory_permissions_mode": 0o700,
+        },
+    }
+# Retention: with AUDIT_RETENTION_DAYS set, a daily task archives older events (0: keep all).
+AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "0"))
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": DATA_DIR / "media"},
     },
     "donations": _donation_storage,
+    "audit": _audit_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
@@ -237,6 +268,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ocr_bridge.requeue_stalled_donations",
         "schedule": crontab(minute="*/5"),
     },
+    # Events are linked into the hash chain within seconds of being written...
+    "audit-seal": {"task": "audit.seal_chain", "schedule": 10.0},
+    # ...and the chain's head is copied out of the database every five minutes.
+    "audit-anchor": {"task": "audit.write_anchor", "schedule": crontab(minute="*/5")},
+    "audit-archive": {"task": "audit.archive_old_events", "schedule": crontab(hour=3, minute=17)},
 }
 
 # --- Cache: shared across processes in production (Redis), local otherwise.
