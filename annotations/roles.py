@@ -59,4 +59,5 @@ def can_review(user) -> bool:
 
 
 def can_read_all_donations(user) -> bool:
-    return has_role(user, ADMIN) or has_role(user, ML_ENGINEER) or has_role(user, REVIEWER)
+    """Reviewers and ML engineers work with donated text; admins manage people, not data."""
+    return has_role(user, ML_ENGINEER) or has_role(user, REVIEWER)

@@ -90,7 +90,7 @@ PROJECT_ROUTES: dict[str, dict[str, int]] = {
     "label": only({ANNOTATOR}, 200),
     "schema": only(set(ALL), 200),
     "donation-create": only(set(), 0),
-    "donation-detail": only({REVIEWER, ADMIN, ML}, 200, others=404),
+    "donation-detail": only({REVIEWER, ML}, 200, others=404),
     "task-next": only({ANNOTATOR}, 405),
     "task-submit": only({ANNOTATOR}, 405),
     "task-skip": only({ANNOTATOR}, 405),
