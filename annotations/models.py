@@ -17,6 +17,7 @@ class DonationStatus(models.TextChoices):
     PROCESSING = "processing"
     READY = "ready"
     FAILED = "failed"
+    WITHDRAWN = "withdrawn"  # its data key is destroyed: no copy of its images can be read
 
 
 class TokenScope(models.TextChoices):

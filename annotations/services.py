@@ -107,6 +107,9 @@ def donation_create(
     return donation
 
 
+_FINAL_STATUSES = (DonationStatus.READY, DonationStatus.FAILED, DonationStatus.WITHDRAWN)
+
+
 def donation_start_processing(*, donation_id: str) -> Donation | None:
     """Moves a donation to ``processing``; returns None when there is nothing left to do.
 
@@ -114,7 +117,7 @@ def donation_start_processing(*, donation_id: str) -> Donation | None:
     """
     with transaction.atomic():
         donation = Donation.objects.select_for_update().filter(pk=donation_id).first()
-        if donation is None or donation.status in (DonationStatus.READY, DonationStatus.FAILED):
+        if donation is None or donation.status in _FINAL_STATUSES:
             return None
         donation.status = DonationStatus.PROCESSING
         donation.pipeline_attempts += 1
@@ -125,7 +128,7 @@ def donation_start_processing(*, donation_id: str) -> Donation | None:
 def donation_fail(*, donation_id: str, reason: str) -> None:
     with transaction.atomic():
         donation = Donation.objects.select_for_update().filter(pk=donation_id).first()
-        if donation is None or donation.status == DonationStatus.READY:
+        if donation is None or donation.status in (DonationStatus.READY, DonationStatus.WITHDRAWN):
             return
         donation.status = DonationStatus.FAILED
         donation.failure_reason = reason[:2000]
@@ -160,6 +163,9 @@ def donation_store_crops(*, donation: Donation, crops: list[CropInput]) -> int:
         blobs.blob_put(donation=donation, name=name, plaintext=crop.png, data_key=data_key)
     with transaction.atomic():
         locked = Donation.objects.select_for_update().get(pk=donation.pk)
+        if locked.status == DonationStatus.WITHDRAWN:  # withdrawn while we cut it
+            transaction.on_commit(lambda: [blobs.blob_delete(name=name) for name in names])
+            return 0
         if locked.crops.exists():
             return locked.crops.count()
         WordCrop.objects.bulk_create(
@@ -232,6 +238,41 @@ def donation_finish_prefill(
             data={"crops": len(crops), "engine": engine},
         )
     return True
+
+
+def donation_withdraw(*, source: ServiceToken, donation_id) -> Donation | None:
+    """Withdraws a donation the token sent; None if there is no such donation of its.
+
+    Destroys the donation's data key first (crypto-shredding: every copy of its blobs,
+    backups included, becomes unreadable at once), then deletes its crops with their tasks
+    and labels (transcriptions are personal data too), and removes the blobs after commit.
+    The donation row stays as a tombstone, so the audit trail keeps pointing at something.
+    Calling it again changes nothing.
+    """
+    with transaction.atomic():
+        donation = (
+            Donation.objects.select_for_update().filter(pk=donation_id, source=source).first()
+        )
+        if donation is None or donation.status == DonationStatus.WITHDRAWN:
+            return donation
+        names = [donation.image_name, *donation.crops.values_list("image_name", flat=True)]
+        labels = Label.objects.filter(crop__donation=donation)
+        labels.update(revises=None)
+        label_count = labels.count()
+        labels.delete()
+        crop_count = donation.crops.count()
+        donation.crops.all().delete()  # their tasks and skips with them
+        donation.wrapped_key = None
+        donation.status = DonationStatus.WITHDRAWN
+        donation.save(update_fields=["wrapped_key", "status", "updated_at"])
+        audit.record(
+            actor=source,
+            action="annotations.donation_withdraw",
+            target=donation,
+            data={"crops_deleted": crop_count, "labels_deleted": label_count},
+        )
+        transaction.on_commit(lambda: [blobs.blob_delete(name=name) for name in names if name])
+    return donation
 
 
 # --- Labeling queue -------------------------------------------------------------------

@@ -26,6 +26,7 @@ ACTIONS: dict[str, str] = {
     "accounts.account_deactivate": "deactivated the account {data[username]}",
     "accounts.session_end": "ended a session of {data[username]} ({data[reason]})",
     "accounts.service_token_revoke": "revoked service token {data[name]}",
+    "annotations.donation_withdraw": "withdrew donation {target_id}: key destroyed, crops deleted",
     "annotations.donation_ready": "finished processing donation {target_id}: {data[crops]} crop(s)",
     "admin.object_add": "added {data[object]} in the Django admin",
     "admin.object_change": "changed {data[object]} in the Django admin: {data[change]}",

@@ -9,7 +9,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations import selectors, services
-from annotations.api.permissions import IsAnnotator, IsDonationService, IsPerson
+from annotations.api.permissions import (
+    CanWithdrawDonations,
+    IsAnnotator,
+    IsDonationService,
+    IsPerson,
+)
 from annotations.images import ImageRejected, normalize_image
 from annotations.models import DocumentKind, Label, Task
 
@@ -85,6 +90,20 @@ class DonationDetailApi(APIView):
 
         def get_crops(self, donation) -> list[dict]:
             return CropSerializer(selectors.donation_crops(donation=donation), many=True).data
+
+    def get_permissions(self):
+        if self.request.method == "DELETE":
+            return [CanWithdrawDonations()]
+        return super().get_permissions()
+
+    @extend_schema(
+        responses={204: None}, summary="Withdraw a donation: its images become unreadable"
+    )
+    def delete(self, request, donation_id):
+        donation = services.donation_withdraw(source=request.auth, donation_id=donation_id)
+        if donation is None:
+            raise NotFound("No such donation, or not one you sent.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses={200: OutputSerializer}, summary="A donation and its word crops")
     def get(self, request, donation_id):
