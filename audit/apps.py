@@ -7,13 +7,9 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from celery.signals import task_postrun, task_prerun
-        from django.contrib.admin.models import LogEntry
-        from django.db.models.signals import post_save
 
         from audit import receivers
 
         task_prerun.connect(receivers.task_started, dispatch_uid="audit-task-context")
         task_postrun.connect(receivers.task_finished, dispatch_uid="audit-task-context")
-        post_save.connect(
-            receivers.admin_log_entry_saved, sender=LogEntry, dispatch_uid="audit-admin"
-        )
+        receivers.audit_admin_log()

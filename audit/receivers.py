@@ -23,14 +23,38 @@ def task_finished(task_id=None, **kwargs) -> None:
         context.unbind(token)
 
 
-def admin_log_entry_saved(sender, instance, created: bool, **kwargs) -> None:
-    if not created:
-        return
-    content_type = instance.content_type
+def _record_admin_entry(entry) -> None:
+    content_type = entry.content_type
     record(
-        actor=instance.user,
-        action=_ADMIN_ACTIONS.get(instance.action_flag, "admin.object_change"),
+        actor=entry.user,
+        action=_ADMIN_ACTIONS.get(entry.action_flag, "admin.object_change"),
         target_type=f"{content_type.app_label}.{content_type.model}" if content_type else "",
-        target_id=instance.object_id or "",
-        data={"object": instance.object_repr[:200], "change": instance.get_change_message()[:500]},
+        target_id=entry.object_id or "",
+        data={"object": entry.object_repr[:200], "change": entry.get_change_message()[:500]},
     )
+
+
+def audit_admin_log() -> None:
+    """Every ``LogEntry`` the admin writes also becomes an audit event, in its transaction.
+
+    The admin writes them through ``LogEntryManager.log_actions`` (one object, or a bulk
+    insert for "delete selected", which sends no ``post_save``), so that is where we hook.
+    """
+    from django.contrib.admin.models import LogEntryManager
+
+    original = LogEntryManager.log_actions
+    if getattr(original, "audited", False):
+        return
+
+    def log_actions(
+        self, user_id, queryset, action_flag, change_message="", *, single_object=False
+    ):
+        result = original(
+            self, user_id, queryset, action_flag, change_message, single_object=single_object
+        )
+        for entry in [result] if single_object else result:
+            _record_admin_entry(entry)
+        return result
+
+    log_actions.audited = True
+    LogEntryManager.log_actions = log_actions
