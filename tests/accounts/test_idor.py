@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import get_resolver
 
-from annotations.models import Label, Task
+from annotations.models import DonationStatus, Label, ServiceToken, Task
 from annotations.services import service_token_create
 from tests import factories
 
@@ -68,6 +68,29 @@ def test_another_token_cannot_see_a_donation(client, owned):
     )
     assert response.status_code == 404
     assert str(owned["donation"].pk) not in response.content.decode()
+
+
+def test_another_token_cannot_withdraw_a_donation(client, owned):
+    other, other_raw = service_token_create(name="someone-else")
+    ServiceToken.objects.filter(pk=other.pk).update(scopes=["ingest", "withdraw"])
+    donation = owned["donation"]
+
+    response = client.delete(
+        f"/api/v1/donations/{donation.pk}/", HTTP_AUTHORIZATION=f"Bearer {other_raw}"
+    )
+
+    assert response.status_code == 404
+    donation.refresh_from_db()
+    assert donation.status == DonationStatus.READY
+
+
+def test_withdrawing_needs_the_withdraw_scope(client, owned, service_token):
+    response = client.delete(
+        f"/api/v1/donations/{owned['donation'].pk}/",
+        HTTP_AUTHORIZATION=f"Bearer {service_token.raw}",
+    )
+    assert response.status_code == 403
+    assert "'withdraw' scope" in response.json()["detail"]
 
 
 def test_an_annotator_cannot_see_a_donation(other_annotator, owned):
