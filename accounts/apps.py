@@ -8,9 +8,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and sign-in"
 
     def ready(self) -> None:
-        from accounts import receivers
+        from accounts import backends, receivers
 
         receivers.connect()
+        backends.connect()
 
 
 class DropTurkAdminConfig(admin_apps.AdminConfig):

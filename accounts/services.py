@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 import audit
+from accounts import backends
 from annotations.models import ServiceToken
 
 # Authenticators that are a second factor on their own (recovery codes are a fallback).
@@ -81,6 +82,7 @@ def account_deactivate(*, actor, user) -> None:
     """
     with transaction.atomic():
         get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+        backends.forget([user.pk])  # update() sends no post_save
         user.is_active = False
         audit.record(
             actor=actor,

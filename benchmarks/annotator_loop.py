@@ -164,7 +164,7 @@ def session_for(user) -> str:
 
     store = SessionStore()
     store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[BACKEND_SESSION_KEY] = "accounts.backends.CachedModelBackend"
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     fill_signed_in_session(store, user=user)
     store.create()

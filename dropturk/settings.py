@@ -138,7 +138,8 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     # First: refuses every sign-in of a locked-out username+IP, even the right password.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's username + password check; the signed-in user is read from the cache.
+    "accounts.backends.CachedModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 

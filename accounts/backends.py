@@ -1,0 +1,71 @@
+"""Authentication backends that load the signed-in user from the shared cache.
+
+Every request of a signed-in person resolves ``request.user``: with Django's backends
+that is one query per request, the largest single cost of the annotator's hot path after
+the work itself. Here the user (with their roles attached, see ``annotations.roles``)
+comes from the cache, filled on a miss and dropped whenever the user row or their groups
+change (``forget``, wired in ``accounts.apps``); ``PRINCIPAL_CACHE_SECONDS`` bounds any
+staleness from writes that bypass signals. Django still checks the session's auth hash
+against the cached user's password hash, and sessions of a deactivated account are
+deleted at deactivation.
+"""
+
+from django.contrib.auth.backends import ModelBackend
+from django.core.cache import cache
+
+from annotations import roles
+
+PRINCIPAL_CACHE_SECONDS = 60
+
+
+def _key(user_id) -> str:
+    return f"dropturk:principal:{user_id}"
+
+
+def forget(user_ids) -> None:
+    cache.delete_many([_key(user_id) for user_id in user_ids])
+
+
+class CachedUserMixin:
+    def get_user(self, user_id):
+        key = _key(user_id)
+        user = cache.get(key)
+        if user is None:
+            user = super().get_user(user_id)
+            if user is None:
+                return None
+            roles.roles_of(user)  # attach the roles, so they travel with the cached user
+            cache.set(key, user, PRINCIPAL_CACHE_SECONDS)
+        return user if self.user_can_authenticate(user) else None
+
+
+class CachedModelBackend(CachedUserMixin, ModelBackend):
+    """Django's username + password backend, with a cached ``get_user``."""
+
+
+def connect() -> None:
+    """Drops a cached user whenever their row or their groups change."""
+    from django.contrib.auth import get_user_model
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    user_model = get_user_model()
+    post_save.connect(_user_changed, sender=user_model, dispatch_uid="principal-cache-save")
+    post_delete.connect(_user_changed, sender=user_model, dispatch_uid="principal-cache-delete")
+    m2m_changed.connect(
+        _groups_changed, sender=user_model.groups.through, dispatch_uid="principal-cache-groups"
+    )
+
+
+def _user_changed(sender, instance, **kwargs) -> None:
+    forget([instance.pk])
+
+
+def _groups_changed(sender, instance, action, reverse, pk_set, **kwargs) -> None:
+    if not action.startswith("post_") and action != "pre_clear":
+        return
+    if not reverse:
+        forget([instance.pk])
+    elif pk_set is not None:
+        forget(pk_set)
+    else:  # a group's members were all removed
+        forget(instance.user_set.values_list("pk", flat=True))
