@@ -35,8 +35,20 @@ FONT_DIRS = (
     "C:/Windows/Fonts",
 )
 # Families that do not draw plain Latin text (symbols, maths, emoji) would give words
-# that no reader could transcribe.
-_UNUSABLE_FONT_HINTS = ("math", "symbol", "emoji", "dingbat", "wingding", "icon", "webdings")
+# that no reader could transcribe; calligraphic scripts (URW's Z003 "Chancery", TeX Gyre
+# Chorus) are not what documents are printed in. D050000L is URW's Dingbats.
+_UNUSABLE_FONT_HINTS = (
+    "math",
+    "symbol",
+    "emoji",
+    "dingbat",
+    "wingding",
+    "icon",
+    "webdings",
+    "d050000l",
+    "z003",
+    "chorus",
+)
 _INK_THRESHOLD = 60  # grey levels away from the background that count as ink
 
 FontLike = ImageFont.FreeTypeFont | ImageFont.ImageFont
