@@ -34,6 +34,7 @@ ACTIONS: dict[str, str] = {
     "ocr_bridge.document_read": "decrypted donation {target_id} to detect words",
     "ocr_bridge.crops_read": "decrypted {data[count]} crop(s) of donation {target_id} to prefill",
     "ocr_bridge.donation_failed": "processing of donation {target_id} failed: {data[reason]}",
+    "audit.events_export": "exported audit events as {data[format]}",
 }
 
 

@@ -12,5 +12,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("annotations.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("audit/", include("audit.urls")),  # the admin's pages of the audit trail
     path("label/", annotation_views.label_page, name="label"),
 ]

@@ -19,6 +19,7 @@ from accounts.middleware import MFA_REQUIRED_MESSAGE
 from annotations import roles
 from annotations.models import Label, Task
 from annotations.services import service_token_create
+from audit.models import AuditEvent
 from tests import factories
 from tests.accounts.conftest import add_totp
 
@@ -98,6 +99,12 @@ PROJECT_ROUTES: dict[str, dict[str, int]] = {
     "label-mine": only({ANNOTATOR}, 200),
     "label-revise": only({ANNOTATOR}, 405),
     "crop-image": only({REVIEWER}, 200, others=404),
+    "audit:events": only({ADMIN}, 200, others=404),
+    "audit:event": only({ADMIN}, 200, others=404),
+    "audit:history": only({ADMIN}, 200, others=404),
+    # an export first asks for the password again (require_recent_auth)
+    "audit:export-csv": only({ADMIN}, 302, others=404),
+    "audit:export-jsonl": only({ADMIN}, 302, others=404),
 }
 
 
@@ -173,6 +180,7 @@ def world(db):
         "task_id": str(task.pk),
         "crop_id": str(crop.pk),
         "label_id": str(label.pk),
+        "event_id": str(AuditEvent.objects.latest("id").pk),
         "object_id": str(owner.pk),
         "id": str(owner.pk),
         "app_label": "auth",
