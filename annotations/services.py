@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 import audit
-from annotations import blobs, crypto, selectors
+from annotations import blobs, crypto, selectors, signals
 from annotations.images import NormalizedImage
 from annotations.models import (
     Donation,
@@ -271,6 +271,7 @@ def donation_withdraw(*, source: ServiceToken, donation_id) -> Donation | None:
             target=donation,
             data={"crops_deleted": crop_count, "labels_deleted": label_count},
         )
+        signals.donation_withdrawn.send(sender=Donation, donation=donation)
         transaction.on_commit(lambda: [blobs.blob_delete(name=name) for name in names if name])
     return donation
 

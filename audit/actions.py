@@ -35,6 +35,17 @@ ACTIONS: dict[str, str] = {
     "ocr_bridge.crops_read": "decrypted {data[count]} crop(s) of donation {target_id} to prefill",
     "ocr_bridge.donation_failed": "processing of donation {target_id} failed: {data[reason]}",
     "audit.events_export": "exported audit events as {data[format]}",
+    "exports.export_request": "requested a {data[format]} dataset export {target_id}",
+    "exports.export_build": (
+        "built dataset export {target_id}: decrypted {data[crops_decrypted]} crop(s) "
+        "of {data[documents]} document(s)"
+    ),
+    "exports.export_failed": "dataset export {target_id} failed: {data[reason]}",
+    "exports.export_download": "downloaded dataset export {target_id} ({data[format]})",
+    "exports.export_delete": "deleted dataset export {target_id}: {data[reason]}",
+    "exports.export_withdrawn": "deleted dataset export {target_id}: {data[reason]}",
+    "exports.export_expire": "deleted expired dataset export {target_id}",
+    "exports.export_directory": "exported a {data[format]} dataset into a server directory",
 }
 
 

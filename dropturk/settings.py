@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "accounts",
     "annotations",
     "ocr_bridge",
+    "exports",
 ]
 
 MIDDLEWARE = [
@@ -235,6 +236,11 @@ if S3_BUCKET and not DROPTURK_MASTER_KEY:
         "donations in object storage must supply its master key from the environment."
     )
 
+# --- Dataset exports (exports/): encrypted archives in the donations storage, under exports/.
+EXPORTS_STORAGE = "donations"
+EXPORT_RETENTION_DAYS = int(os.environ.get("EXPORT_RETENTION_DAYS", "7"))
+EXPORT_LINK_SECONDS = int(os.environ.get("EXPORT_LINK_SECONDS", "300"))  # download links
+
 # --- Uploads: held in memory only, never spooled to a temporary file.
 FILE_UPLOAD_HANDLERS = ["annotations.uploads.BoundedMemoryUploadHandler"]
 DONATION_MAX_BYTES = 20 * 1024 * 1024
@@ -274,6 +280,7 @@ CELERY_BEAT_SCHEDULE = {
     # ...and the chain's head is copied out of the database every five minutes.
     "audit-anchor": {"task": "audit.write_anchor", "schedule": crontab(minute="*/5")},
     "audit-archive": {"task": "audit.archive_old_events", "schedule": crontab(hour=3, minute=17)},
+    "exports-expire": {"task": "exports.expire", "schedule": crontab(minute=23)},
 }
 
 # --- Cache: shared across processes in production (Redis), local otherwise.

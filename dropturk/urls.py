@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),  # sign-in, MFA, sessions (allauth)
     path("admin/", admin.site.urls),
     path("api/v1/", include("annotations.api.urls")),
+    path("api/v1/", include("exports.urls")),  # dataset exports (ML engineers)
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("audit/", include("audit.urls")),  # the admin's pages of the audit trail
     path("label/", annotation_views.label_page, name="label"),

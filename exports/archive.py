@@ -1,0 +1,142 @@
+"""Tar streams and their encryption in chunks, so an export never exists in plain form
+outside memory, and memory holds one chunk at a time.
+
+Encrypted layout: ``b"DTX1"``, then frames ``length (4 bytes, big-endian) | nonce (12) |
+ciphertext+tag``, each sealing up to ``CHUNK_BYTES`` of the tar with AES-256-GCM. The
+associated data names the export, the frame's position and whether it is the last, so
+frames cannot be reordered, swapped between exports, or cut off at the end unnoticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import struct
+import tarfile
+from collections.abc import Iterable, Iterator
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+MAGIC = b"DTX1"
+CHUNK_BYTES = 1 << 20
+_NONCE = 12
+_BLOCK = 512
+
+
+class ArchiveError(Exception):
+    """An encrypted archive that does not open: wrong key, altered, reordered or cut."""
+
+
+def tar_stream(members: Iterable[tuple[str, bytes]], *, mtime: float) -> Iterator[bytes]:
+    """A POSIX tar of the members, produced piece by piece (no file, no seeking)."""
+    for path, data in members:
+        info = tarfile.TarInfo(name=path)
+        info.size = len(data)
+        info.mtime = int(mtime)
+        info.mode = 0o644
+        yield info.tobuf(format=tarfile.PAX_FORMAT)
+        yield data
+        if padding := -len(data) % _BLOCK:
+            yield b"\0" * padding
+    yield b"\0" * (2 * _BLOCK)
+
+
+class Digest:
+    """Passes a byte stream through, counting its bytes and its SHA-256."""
+
+    def __init__(self) -> None:
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def through(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
+        for piece in pieces:
+            self.sha256.update(piece)
+            self.size += len(piece)
+            yield piece
+
+
+def _aad(export_id: str, index: int, last: bool) -> bytes:
+    return f"export:{export_id}:{index}:{'last' if last else 'more'}".encode()
+
+
+def _rechunk(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
+    buffer = bytearray()
+    for piece in pieces:
+        buffer += piece
+        while len(buffer) >= size:
+            yield bytes(buffer[:size])
+            del buffer[:size]
+    yield bytes(buffer)
+
+
+def encrypt_stream(pieces: Iterable[bytes], *, key: bytes, export_id: str) -> Iterator[bytes]:
+    aead = AESGCM(key)
+    yield MAGIC
+    chunks = _rechunk(pieces, CHUNK_BYTES)
+    current = next(chunks)
+    index = 0
+    for following in chunks:
+        yield _frame(aead, current, _aad(export_id, index, last=False))
+        current, index = following, index + 1
+    yield _frame(aead, current, _aad(export_id, index, last=True))
+
+
+def _frame(aead: AESGCM, plaintext: bytes, aad: bytes) -> bytes:
+    nonce = os.urandom(_NONCE)
+    sealed = aead.encrypt(nonce, plaintext, aad)
+    return struct.pack(">I", len(sealed)) + nonce + sealed
+
+
+def decrypt_stream(handle: io.RawIOBase, *, key: bytes, export_id: str) -> Iterator[bytes]:
+    """The plaintext, a chunk at a time, from a readable handle on the encrypted archive."""
+    if handle.read(len(MAGIC)) != MAGIC:
+        raise ArchiveError("not a DropTurk export archive")
+    aead = AESGCM(key)
+    index = 0
+    while True:
+        head = handle.read(4 + _NONCE)
+        if len(head) < 4 + _NONCE:
+            raise ArchiveError("archive cut off before its last chunk")
+        (length,) = struct.unpack(">I", head[:4])
+        sealed = handle.read(length)
+        if len(sealed) != length:
+            raise ArchiveError("archive cut off inside a chunk")
+        nonce = head[4:]
+        for last in (False, True):
+            try:
+                plaintext = aead.decrypt(nonce, sealed, _aad(export_id, index, last))
+            except InvalidTag:
+                continue
+            yield plaintext
+            if last:
+                if handle.read(1):
+                    raise ArchiveError("data after the last chunk")
+                return
+            break
+        else:
+            raise ArchiveError("chunk does not open: wrong key, altered or reordered")
+        index += 1
+
+
+class StreamReader(io.RawIOBase):
+    """A read-only file over a generator of bytes, for ``Storage.save``."""
+
+    def __init__(self, pieces: Iterable[bytes]) -> None:
+        self._pieces = iter(pieces)
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = next(self._pieces)
+            except StopIteration:
+                return 0
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n

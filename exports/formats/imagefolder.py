@@ -1,0 +1,34 @@
+"""Hugging Face ``datasets`` imagefolder: ``<split>/<file>.png`` + ``<split>/metadata.jsonl``.
+
+Read with ``datasets.load_dataset("imagefolder", data_dir=DIR)``.
+"""
+
+from exports.formats.base import SplitBuffers, Writer, crop_file, json_line
+
+
+class ImageFolderWriter(Writer):
+    name = "imagefolder"
+
+    def members(self, samples, ctx):
+        metadata = SplitBuffers()
+        for sample in samples:
+            row = sample.row
+            name = crop_file(row)
+            yield f"{row.split}/{name}", sample.png
+            metadata.write(
+                row.split,
+                json_line(
+                    {
+                        "file_name": name,
+                        "text": row.text,
+                        **row.flags,
+                        "document_kind": row.document_kind,
+                        "consensus_confidence": row.consensus_confidence,
+                        "crop_id": row.crop_id,
+                        "label_id": row.label_id,
+                        "donation_id": row.donation_id,
+                    }
+                ),
+            )
+        for split, data in metadata.items():
+            yield f"{split}/metadata.jsonl", data

@@ -1,0 +1,27 @@
+"""PaddleOCR recognition: ``rec_gt_<split>.txt`` (``path<TAB>label`` per line, paths
+relative to the export's root) and ``dict.txt``, one character of the labels per line.
+
+A tab or line break cannot be written in that format: such labels are left out (counted
+in the manifest's notes). The space is kept out of ``dict.txt`` (PaddleOCR adds it with
+``use_space_char: true``).
+"""
+
+from exports.formats.base import SplitBuffers, Writer, crop_file, one_line_labels
+
+
+class PaddleOcrWriter(Writer):
+    name = "paddleocr"
+
+    def members(self, samples, ctx):
+        lists = SplitBuffers()
+        characters: set[str] = set()
+        for sample in one_line_labels(samples, ctx, self.name):
+            row = sample.row
+            path = f"images/{row.split}/{crop_file(row)}"
+            yield path, sample.png
+            lists.write(row.split, f"{path}\t{row.text}\n")
+            characters.update(row.text)
+        for split, data in lists.items():
+            yield f"rec_gt_{split}.txt", data
+        characters.discard(" ")
+        yield "dict.txt", "".join(f"{char}\n" for char in sorted(characters)).encode("utf-8")

@@ -1,0 +1,412 @@
+"""Writes of the exports domain. Each function states what it assumes.
+
+Access (the ``ml_engineer`` role, the requester's own export, a recent re-authentication)
+is checked in ``exports/api.py`` and ``selectors`` before these are called.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.core.files.base import File
+from django.core.files.storage import storages
+from django.db import transaction
+from django.utils import timezone
+
+import audit
+from annotations import blobs, crypto
+from annotations.models import Donation, DonationStatus
+from exports import archive, selectors
+from exports.formats import WRITERS, Member, Sample, WriteContext
+from exports.manifest import ManifestBuilder
+from exports.manifest import verify as manifest_verify  # noqa: F401  the tests' and users' check
+from exports.models import Export, ExportDonation, ExportFormat, ExportStatus
+from exports.selectors import ExportFilters, ExportRow
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 500
+SELECTION_RULE = "exports.selectors.accepted_labels: task done, newest unrevised label, 1.0"
+
+
+class ExportCancelled(Exception):
+    """The export stopped being ``running`` (deleted or withdrawn) while it was built."""
+
+
+class ExportUnavailable(Exception):
+    """The export cannot be downloaded: not built, failed, expired or deleted."""
+
+
+def _storage():
+    return storages[settings.EXPORTS_STORAGE]
+
+
+def archive_name_for(export_id: object) -> str:
+    return f"exports/{export_id}/archive.tar.enc"
+
+
+def _archive_key_id(export_id: object) -> str:
+    # The master-key wrap binds the key to an id; an export's is prefixed so that it can
+    # never be confused with a donation's.
+    return f"export:{export_id}"
+
+
+# --- Requests ---------------------------------------------------------------------------
+
+
+def export_request(*, user, format: str, filters: ExportFilters) -> Export:
+    """Records the request and queues its build on commit. Assumes ``can_export(user)``."""
+    if format not in ExportFormat.values:
+        raise ValueError(f"unknown format {format!r}")
+    if WRITERS[format].needs_directory:
+        raise ValueError(
+            f"{format} is a memory-mapped database that cannot be streamed into an "
+            "encrypted archive; use manage.py export_dataset --format lmdb --out DIR"
+        )
+    with transaction.atomic():
+        export = Export.objects.create(requester=user, format=format, filters=filters.as_dict())
+        audit.record(
+            actor=user,
+            action="exports.export_request",
+            target=export,
+            data={"format": format, "filters": filters.as_dict()},
+        )
+        transaction.on_commit(
+            lambda: current_app.send_task("exports.build", args=(str(export.pk),)), robust=True
+        )
+    return export
+
+
+# --- Building ---------------------------------------------------------------------------
+
+
+def _samples(rows: Iterable[ExportRow], counter: list[int]) -> Iterator[Sample]:
+    """The rows with their crop images, decrypted in memory, one donation key at a time."""
+    key_for: tuple[str, bytes] | None = None
+    for row in rows:
+        if key_for is None or key_for[0] != row.donation_id:
+            donation = Donation.objects.get(pk=row.donation_id)
+            key_for = (row.donation_id, blobs.data_key_for(donation))
+        png = blobs.blob_get(
+            donation=Donation(pk=row.donation_id), name=row.image_name, data_key=key_for[1]
+        )
+        counter[0] += 1
+        yield Sample(row=row, png=png)
+
+
+def _document_image(row: ExportRow) -> bytes:
+    donation = Donation.objects.get(pk=row.donation_id)
+    return blobs.blob_get(donation=donation, name=row.document_image_name)
+
+
+def _header(*, export_id: object, fmt: str, filters: ExportFilters, requester: str) -> dict:
+    return {
+        "export_id": str(export_id),
+        "format": fmt,
+        "created_at": timezone.now().isoformat(),
+        "requester": requester,
+        "filters": filters.as_dict(),
+        "lineage": {
+            "source": "DropTurk",
+            "selection": SELECTION_RULE,
+            "split": "exports.selectors.split_of: sha256 of the donation id, 80/10/10",
+        },
+    }
+
+
+def stream_members(
+    *, fmt: str, samples: Iterable[Sample], manifest: ManifestBuilder, ctx: WriteContext
+) -> Iterator[Member]:
+    """The export's files in order, ``manifest.json`` last (it hashes all the others)."""
+    manifest.notes = ctx.notes
+    writer = WRITERS[fmt]()
+    for path, data in writer.members(manifest.observe(samples), ctx):
+        manifest.add_file(path, data)
+        yield path, data
+    yield "manifest.json", manifest.render()
+
+
+def write_directory(
+    *, fmt: str, samples: Iterable[Sample], header: dict, ctx: WriteContext, out: Path
+) -> ManifestBuilder:
+    """Writes the export into ``out`` (plain files: the caller chose this directory)."""
+    out.mkdir(parents=True, exist_ok=True)
+    writer = WRITERS[fmt]()
+    manifest = ManifestBuilder(header=header)
+    manifest.notes = ctx.notes
+    if writer.needs_directory:
+        for relative in writer.write_dir(manifest.observe(samples), ctx, out):
+            manifest.add_file(relative, (out / relative).read_bytes())
+    else:
+        for path, data in writer.members(manifest.observe(samples), ctx):
+            target = out / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            manifest.add_file(path, data)
+    (out / "manifest.json").write_bytes(manifest.render())
+    return manifest
+
+
+def export_build(*, export_id: object) -> Export | None:
+    """Builds a queued export into its encrypted archive. Idempotent: anything but a
+    ``queued`` export is left as it is.
+
+    The archive streams from the database cursor through the writer, tar and AES-GCM into
+    storage; on failure or cancellation the partial archive is deleted. At the end, under
+    the row locks of its donations, the export lists them: a donation withdrawn meanwhile
+    fails the build, one withdrawn later finds the export and deletes it.
+    """
+    with transaction.atomic():
+        export = Export.objects.select_for_update().filter(pk=export_id).first()
+        if export is None or export.status != ExportStatus.QUEUED:
+            return export
+        export.status = ExportStatus.RUNNING
+        export.started_at = timezone.now()
+        export.archive_name = archive_name_for(export.pk)
+        filters = ExportFilters.from_dict(export.filters)
+        export.total = selectors.export_count(filters=filters)
+        export.save(update_fields=["status", "started_at", "archive_name", "total"])
+    key = crypto.new_data_key()
+    name = export.archive_name
+    decrypted = [0]
+    digest = archive.Digest()
+    header = _header(
+        export_id=export.pk,
+        fmt=export.format,
+        filters=filters,
+        requester=export.requester.get_username(),
+    )
+    ctx = WriteContext(document_image=_document_image, notes=[])
+    rows = _with_progress(export.pk, selectors.export_rows(filters=filters))
+    manifest = ManifestBuilder(header=header)
+    members = stream_members(
+        fmt=export.format, samples=_samples(rows, decrypted), manifest=manifest, ctx=ctx
+    )
+    plaintext = digest.through(archive.tar_stream(members, mtime=export.started_at.timestamp()))
+    sealed = archive.encrypt_stream(plaintext, key=key, export_id=str(export.pk))
+    try:
+        saved = _storage().save(name, File(archive.StreamReader(sealed), name=name))
+        if saved != name:
+            raise RuntimeError(f"storage saved {name!r} as {saved!r}")
+        return _finish(
+            export=export, key=key, digest=digest, manifest=manifest, decrypted=decrypted[0]
+        )
+    except ExportCancelled:
+        _delete_archive(name)
+        logger.info("export %s stopped while it was built", export.pk)
+        return Export.objects.get(pk=export.pk)
+    except Exception as exc:
+        _delete_archive(name)
+        logger.exception("export %s failed", export.pk)
+        Export.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
+            status=ExportStatus.FAILED,
+            reason=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+            archive_name="",
+        )
+        audit.record(
+            actor=audit.SYSTEM,
+            action="exports.export_failed",
+            target=export,
+            data={"reason": type(exc).__name__},
+        )
+        return Export.objects.get(pk=export.pk)
+
+
+def _with_progress(export_id: object, rows: Iterable[ExportRow]) -> Iterator[ExportRow]:
+    """Counts rows into the export's progress; stops the build once it is no longer running."""
+    done = 0
+    for row in rows:
+        yield row
+        done += 1
+        if done % PROGRESS_EVERY == 0:
+            _progress(export_id, done)
+    _progress(export_id, done)
+
+
+def _progress(export_id: object, done: int) -> None:
+    updated = Export.objects.filter(pk=export_id, status=ExportStatus.RUNNING).update(progress=done)
+    if not updated:
+        raise ExportCancelled(str(export_id))
+
+
+def _finish(*, export, key, digest, manifest, decrypted: int) -> Export:
+    donation_ids = sorted(manifest.donations)
+    with transaction.atomic():
+        current = Export.objects.select_for_update().get(pk=export.pk)
+        if current.status != ExportStatus.RUNNING:
+            raise ExportCancelled(str(export.pk))
+        locked = list(
+            Donation.objects.select_for_update()
+            .filter(pk__in=donation_ids)
+            .values_list("pk", "status")
+        )
+        if any(status == DonationStatus.WITHDRAWN for _pk, status in locked):
+            raise RuntimeError("a donation in the export was withdrawn while it was built")
+        ExportDonation.objects.bulk_create(
+            [ExportDonation(export=current, donation_id=pk) for pk in donation_ids],
+            batch_size=1000,
+        )
+        now = timezone.now()
+        current.status = ExportStatus.DONE
+        current.wrapped_key = crypto.wrap_data_key(key, donation_id=_archive_key_id(export.pk))
+        current.sha256 = digest.sha256.hexdigest()
+        current.size_bytes = digest.size
+        current.counts = {**{s: manifest.counts.get(s, 0) for s in selectors.SPLITS}}
+        current.progress = sum(manifest.counts.values())
+        current.finished_at = now
+        current.expires_at = now + dt.timedelta(days=settings.EXPORT_RETENTION_DAYS)
+        current.save()
+        audit.record(
+            actor=audit.SYSTEM,
+            action="exports.export_build",
+            target=current,
+            data={
+                "format": current.format,
+                "crops_decrypted": decrypted,
+                "documents": len(donation_ids),
+                "counts": current.counts,
+            },
+        )
+    return current
+
+
+def _delete_archive(name: str) -> None:
+    if name:
+        try:
+            _storage().delete(name)
+        except Exception:  # the build's own failure matters more; expiry retries
+            logger.exception("could not delete archive %s", name)
+
+
+# --- Download -----------------------------------------------------------------------------
+
+
+def export_open_for_download(*, user, export: Export, ip_address: str | None) -> Iterator[bytes]:
+    """The plaintext tar, decrypted chunk by chunk. Audited before the first byte.
+
+    Assumes the caller checked access and a recent re-authentication.
+    """
+    if export.status != ExportStatus.DONE or export.wrapped_key is None:
+        raise ExportUnavailable(export.reason or f"the export is {export.status}")
+    if export.expires_at and export.expires_at <= timezone.now():
+        raise ExportUnavailable("the export has expired")
+    key = crypto.unwrap_data_key(export.wrapped_key, donation_id=_archive_key_id(export.pk))
+    audit.record(
+        actor=user,
+        action="exports.export_download",
+        target=export,
+        data={"format": export.format, "sha256": export.sha256},
+        ip_address=ip_address,
+    )
+    handle = _storage().open(export.archive_name, "rb")
+
+    def stream() -> Iterator[bytes]:
+        try:
+            yield from archive.decrypt_stream(handle, key=key, export_id=str(export.pk))
+        finally:
+            handle.close()
+
+    return stream()
+
+
+# --- Deletion: by its requester, by withdrawal, by expiry -------------------------------------
+
+
+def export_delete(*, export_id: object, reason: str, actor: Any, action: str) -> Export | None:
+    """Deletes the archive and its key; the row stays with ``reason`` for the requester.
+
+    A running build sees the status change at its next progress update and stops.
+    """
+    with transaction.atomic():
+        export = Export.objects.select_for_update().filter(pk=export_id).first()
+        if export is None or export.status in (ExportStatus.DELETED, ExportStatus.EXPIRED):
+            return export
+        name = export.archive_name
+        export.status = (
+            ExportStatus.EXPIRED if action == "exports.export_expire" else ExportStatus.DELETED
+        )
+        export.reason = reason
+        export.wrapped_key = None
+        export.archive_name = ""
+        export.save(update_fields=["status", "reason", "wrapped_key", "archive_name"])
+        audit.record(actor=actor, action=action, target=export, data={"reason": reason})
+        transaction.on_commit(lambda: _delete_archive(name))
+    return export
+
+
+def exports_delete_for_withdrawal(*, donation_id: object) -> int:
+    """Deletes every export that holds a crop of the withdrawn donation, in the
+    withdrawal's transaction; running builds are stopped (their final check fails)."""
+    ids = list(
+        ExportDonation.objects.filter(donation_id=donation_id)
+        .exclude(export__status__in=[ExportStatus.DELETED, ExportStatus.EXPIRED])
+        .values_list("export_id", flat=True)
+    )
+    for export_id in ids:
+        export_delete(
+            export_id=export_id,
+            reason=f"deleted because donation {donation_id} in it was withdrawn",
+            actor=audit.SYSTEM,
+            action="exports.export_withdrawn",
+        )
+    return len(ids)
+
+
+def exports_expire(*, now: dt.datetime | None = None) -> int:
+    """Deletes the archives of exports past their ``expires_at``."""
+    now = now or timezone.now()
+    ids = list(
+        Export.objects.filter(status=ExportStatus.DONE, expires_at__lte=now).values_list(
+            "pk", flat=True
+        )
+    )
+    for export_id in ids:
+        export_delete(
+            export_id=export_id,
+            reason="expired",
+            actor=audit.SYSTEM,
+            action="exports.export_expire",
+        )
+    return len(ids)
+
+
+# --- The command line --------------------------------------------------------------------
+
+
+def export_to_directory(*, user, fmt: str, filters: ExportFilters, out: Path) -> ManifestBuilder:
+    """``manage.py export_dataset``: plain files into ``out``, for an engineer with server
+    access. Audited (the actor is ``user``); a failure removes what was written."""
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out} is not empty")
+    created = not out.exists()
+    audit.record(
+        actor=user,
+        action="exports.export_directory",
+        data={"format": fmt, "filters": filters.as_dict(), "directory": str(out)},
+    )
+    header = _header(export_id="cli", fmt=fmt, filters=filters, requester=user.get_username())
+    ctx = WriteContext(document_image=_document_image, notes=[])
+    decrypted = [0]
+    try:
+        return write_directory(
+            fmt=fmt,
+            samples=_samples(selectors.export_rows(filters=filters), decrypted),
+            header=header,
+            ctx=ctx,
+            out=out,
+        )
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        else:
+            for child in out.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        raise

@@ -1,0 +1,41 @@
+"""Labeled donations for the export tests, made through the real services."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from annotations import roles
+from annotations.models import Label, Task, TaskStatus
+from tests import factories
+
+
+def label_all(donation, *, annotator, texts=None, **flags):
+    """Labels every crop of ``donation`` (``texts`` in crop order) and closes its tasks."""
+    labels = []
+    for crop in donation.crops.order_by("index"):
+        task = Task.objects.get(crop=crop)
+        text = texts[crop.index] if texts else f"word{crop.index}"
+        labels.append(
+            Label.objects.create(task=task, crop=crop, annotator=annotator, text=text, **flags)
+        )
+        task.status = TaskStatus.DONE
+        task.save(update_fields=["status"])
+    return labels
+
+
+@pytest.fixture
+def ml_engineer(db):
+    user = factories.UserFactory(username="ml")
+    user.groups.set(Group.objects.filter(name=roles.ML_ENGINEER))
+    return user
+
+
+@pytest.fixture
+def labeled(service_token, annotator):
+    """Three documents of three crops each, every crop labeled (one label revised)."""
+    donations = [
+        factories.make_ready_donation(source=service_token, confidences=[0.1, 0.5, 0.9])
+        for _ in range(3)
+    ]
+    for donation in donations:
+        label_all(donation, annotator=annotator)
+    return donations

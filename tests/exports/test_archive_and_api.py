@@ -1,0 +1,274 @@
+"""The encrypted archive, its build, its download through the API, and its deletion."""
+
+import io
+import json
+import tarfile
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Group
+from django.core.files.storage import storages
+from django.test import Client
+from django.utils import timezone
+
+from annotations import roles
+from annotations.services import donation_withdraw
+from audit.models import AuditEvent
+from exports import archive, services
+from exports.models import Export, ExportStatus
+from exports.selectors import ExportFilters
+from tests import factories
+from tests.accounts.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def built(user, fmt="imagefolder", **filters) -> Export:
+    export = services.export_request(user=user, format=fmt, filters=ExportFilters(**filters))
+    return services.export_build(export_id=export.pk)
+
+
+def signed_in(user, *, recently_confirmed: bool) -> Client:
+    client = Client()
+    client.force_login(user)
+    if recently_confirmed:
+        assert client.post("/accounts/reauthenticate/", {"password": PASSWORD}).status_code == 302
+    return client
+
+
+def download(client, export) -> tarfile.TarFile:
+    link = client.get(f"/api/v1/exports/{export.pk}/download")
+    assert link.status_code == 302, link.content[:300]
+    response = client.get(link["Location"])
+    assert response.status_code == 200, response.content[:300]
+    assert response["Cache-Control"] == "no-store"
+    return tarfile.open(fileobj=io.BytesIO(b"".join(response.streaming_content)))
+
+
+def stored(blob_dir) -> list:
+    root = blob_dir / "exports"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_the_archive_is_ciphertext_and_downloads_as_a_verified_tar(labeled, ml_engineer, blob_dir):
+    export = built(ml_engineer)
+
+    assert export.status == ExportStatus.DONE
+    assert export.progress == export.total == 9
+    assert sum(export.counts.values()) == 9
+    [archive_file] = stored(blob_dir)
+    sealed = archive_file.read_bytes()
+    assert sealed.startswith(archive.MAGIC)
+    assert b"\x89PNG" not in sealed
+    assert b"metadata.jsonl" not in sealed
+
+    tar = download(signed_in(ml_engineer, recently_confirmed=True), export)
+    manifest = json.loads(tar.extractfile("manifest.json").read())
+    assert manifest["counts"]["total"] == 9
+    assert services.manifest_verify(manifest, lambda p: tar.extractfile(p).read()) == []
+    assert AuditEvent.objects.filter(action="exports.export_download").count() == 1
+    assert (
+        AuditEvent.objects.filter(action="exports.export_build").get().data["crops_decrypted"] == 9
+    )
+
+
+def test_an_altered_or_cut_archive_does_not_open(labeled, ml_engineer, blob_dir):
+    export = built(ml_engineer)
+    [archive_file] = stored(blob_dir)
+    sealed = archive_file.read_bytes()
+    key = services.crypto.unwrap_data_key(
+        export.wrapped_key, donation_id=services._archive_key_id(export.pk)
+    )
+
+    def opened(data: bytes, export_id=str(export.pk)) -> bytes:
+        return b"".join(archive.decrypt_stream(io.BytesIO(data), key=key, export_id=export_id))
+
+    assert opened(sealed)
+    flipped = bytearray(sealed)
+    flipped[40] ^= 1
+    for broken in (bytes(flipped), sealed[:-10], sealed + b"x"):
+        with pytest.raises(archive.ArchiveError):
+            opened(broken)
+    with pytest.raises(archive.ArchiveError):
+        opened(sealed, export_id="another")
+
+
+def test_a_failing_build_leaves_no_archive(labeled, ml_engineer, blob_dir, monkeypatch):
+    from exports.formats.imagefolder import ImageFolderWriter
+
+    def members(self, samples, ctx):
+        for number, sample in enumerate(samples):
+            if number == 5:
+                raise OSError("disk on fire")
+            yield f"{number}.png", sample.png + b"\0" * 3_000_000  # past the first chunk
+
+    monkeypatch.setattr(ImageFolderWriter, "members", members)
+
+    export = built(ml_engineer)
+
+    assert export.status == ExportStatus.FAILED
+    assert "disk on fire" in export.reason
+    assert stored(blob_dir) == []
+    assert AuditEvent.objects.filter(action="exports.export_failed").count() == 1
+
+
+def test_cancelling_a_running_build_leaves_no_archive(labeled, ml_engineer, blob_dir, monkeypatch):
+    monkeypatch.setattr(services, "PROGRESS_EVERY", 1)
+    export = services.export_request(user=ml_engineer, format="jsonl", filters=ExportFilters())
+    real_samples = services._samples
+
+    def samples(rows, counter):
+        for number, sample in enumerate(real_samples(rows, counter)):
+            if number == 3:
+                services.export_delete(
+                    export_id=export.pk,
+                    reason="deleted by its requester",
+                    actor=ml_engineer,
+                    action="exports.export_delete",
+                )
+            yield sample
+
+    monkeypatch.setattr(services, "_samples", samples)
+
+    result = services.export_build(export_id=export.pk)
+
+    assert result.status == ExportStatus.DELETED
+    assert stored(blob_dir) == []
+
+
+def test_building_twice_changes_nothing(labeled, ml_engineer):
+    export = built(ml_engineer)
+    again = services.export_build(export_id=export.pk)
+    assert again.sha256 == export.sha256
+    assert AuditEvent.objects.filter(action="exports.export_build").count() == 1
+
+
+def test_withdrawal_deletes_the_exports_that_hold_the_donation(
+    labeled, ml_engineer, service_token, blob_dir, django_capture_on_commit_callbacks
+):
+    holding = built(ml_engineer)
+    other = factories.make_ready_donation(source=service_token, confidences=[0.3])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        donation_withdraw(source=service_token, donation_id=labeled[0].pk)
+        donation_withdraw(source=service_token, donation_id=other.pk)
+
+    holding.refresh_from_db()
+    assert holding.status == ExportStatus.DELETED
+    assert str(labeled[0].pk) in holding.reason
+    assert holding.wrapped_key is None
+    assert stored(blob_dir) == []
+    rebuilt = built(ml_engineer)
+    assert rebuilt.total == 6
+    client = signed_in(ml_engineer, recently_confirmed=True)
+    assert client.get(f"/api/v1/exports/{holding.pk}/").json()["reason"] == holding.reason
+    assert client.get(f"/api/v1/exports/{holding.pk}/download").status_code == 404
+
+
+def test_exports_expire_after_the_retention_days(
+    labeled, ml_engineer, blob_dir, settings, django_capture_on_commit_callbacks
+):
+    settings.EXPORT_RETENTION_DAYS = 2
+    export = built(ml_engineer)
+    client = signed_in(ml_engineer, recently_confirmed=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.exports_expire(now=timezone.now() + timedelta(days=1)) == 0
+        assert services.exports_expire(now=timezone.now() + timedelta(days=3)) == 1
+
+    export.refresh_from_db()
+    assert export.status == ExportStatus.EXPIRED
+    assert stored(blob_dir) == []
+    assert client.get(f"/api/v1/exports/{export.pk}/download").status_code == 404
+
+
+def test_ml_engineers_request_and_read_their_exports(
+    labeled, ml_engineer, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent = []
+    monkeypatch.setattr(
+        services.current_app, "send_task", lambda name, args: sent.append((name, args))
+    )
+    client = signed_in(ml_engineer, recently_confirmed=False)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        created = client.post(
+            "/api/v1/exports/",
+            {"format": "paddleocr", "filters": {"kinds": ["receipt"]}},
+            content_type="application/json",
+        )
+
+    assert created.status_code == 201, created.content
+    export_id = created.json()["id"]
+    assert sent == [("exports.build", (export_id,))]
+    detail = client.get(f"/api/v1/exports/{export_id}/").json()
+    assert detail["status"] == "queued"
+    assert detail["filters"]["kinds"] == ["receipt"]
+    assert [e["id"] for e in client.get("/api/v1/exports/").json()] == [export_id]
+    assert AuditEvent.objects.filter(action="exports.export_request").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"format": "pdf"}, "format"),
+        ({"format": "lmdb"}, "format"),
+        ({"format": "jsonl", "filters": {"kinds": ["poster"]}}, "filters"),
+    ],
+)
+def test_bad_requests_are_refused(ml_engineer, body, field):
+    client = signed_in(ml_engineer, recently_confirmed=False)
+    refused = client.post("/api/v1/exports/", body, content_type="application/json")
+    assert refused.status_code == 400
+    assert field in refused.json()
+    assert not Export.objects.exists()
+
+
+def test_other_roles_cannot_export_or_see_exports(labeled, ml_engineer, annotator, reviewer):
+    export = built(ml_engineer)
+    for person in (annotator, reviewer):
+        client = signed_in(person, recently_confirmed=True)
+        assert (
+            client.post(
+                "/api/v1/exports/", {"format": "jsonl"}, content_type="application/json"
+            ).status_code
+            == 403
+        )
+        assert client.get(f"/api/v1/exports/{export.pk}/").status_code == 404
+        assert client.get(f"/api/v1/exports/{export.pk}/download").status_code == 404
+
+
+def test_another_ml_engineer_cannot_see_or_download_an_export(labeled, ml_engineer):
+    export = built(ml_engineer)
+    colleague = factories.UserFactory(username="ml2")
+    colleague.groups.set(Group.objects.filter(name=roles.ML_ENGINEER))
+    owner = signed_in(ml_engineer, recently_confirmed=True)
+    link = owner.get(f"/api/v1/exports/{export.pk}/download")["Location"]
+
+    client = signed_in(colleague, recently_confirmed=True)
+    assert client.get(f"/api/v1/exports/{export.pk}/").status_code == 404
+    assert client.get(link).status_code == 404
+
+
+def test_download_needs_a_recent_confirmation_and_a_fresh_link(labeled, ml_engineer):
+    export = built(ml_engineer)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        client = signed_in(ml_engineer, recently_confirmed=False)
+        refused = client.get(f"/api/v1/exports/{export.pk}/download")
+        assert refused.status_code == 403
+        assert "reauthenticate_url" in refused.json()
+        assert client.get(f"/api/v1/exports/{export.pk}/archive").status_code == 403
+        assert client.get(f"/api/v1/exports/{export.pk}/archive?link=forged").status_code == 403
+        assert client.post("/accounts/reauthenticate/", {"password": PASSWORD}).status_code == 302
+        link = client.get(f"/api/v1/exports/{export.pk}/download")["Location"]
+    with time_machine.travel(start + timedelta(minutes=10), tick=False):
+        assert client.get(link).status_code == 403
+    assert AuditEvent.objects.filter(action="exports.export_download").count() == 0
+
+
+def test_the_archive_is_stored_under_the_exports_prefix(labeled, ml_engineer):
+    export = built(ml_engineer)
+    assert export.archive_name.startswith("exports/")
+    assert storages["donations"].exists(export.archive_name)

@@ -1,0 +1,218 @@
+"""Each format read back with its consumer's own reader, or parsed per its documented spec."""
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from audit.models import AuditEvent
+from exports import services
+from exports.formats import WRITERS
+from exports.selectors import ExportFilters, export_rows
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def expected(labeled):
+    """crop file stem → (split, text), from the selection itself."""
+    return {
+        f"{row.crop_id:09d}": (row.split, row.text) for row in export_rows(filters=ExportFilters())
+    }
+
+
+def export_into(tmp_path, fmt: str, ml_engineer) -> Path:
+    out = tmp_path / fmt
+    services.export_to_directory(user=ml_engineer, fmt=fmt, filters=ExportFilters(), out=out)
+    return out
+
+
+def opens(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def manifest_of(out: Path) -> dict:
+    manifest = json.loads((out / "manifest.json").read_text())
+    for path, digest in manifest["files"].items():
+        assert hashlib.sha256((out / path).read_bytes()).hexdigest() == digest, path
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert on_disk == {*manifest["files"], "manifest.json"}
+    return manifest
+
+
+def test_imagefolder_loads_with_datasets(tmp_path, ml_engineer, expected):
+    datasets = pytest.importorskip("datasets")
+    out = export_into(tmp_path, "imagefolder", ml_engineer)
+    manifest_of(out)
+
+    loaded = datasets.load_dataset("imagefolder", data_dir=str(out), cache_dir=str(tmp_path / "c"))
+
+    seen = {}
+    for split in loaded:
+        for example in loaded[split]:
+            assert example["image"].size[0] > 0
+            seen[f"{example['crop_id']:09d}"] = (split, example["text"])
+            assert example["consensus_confidence"] == 1.0
+            assert example["document_kind"] == "receipt"
+    assert seen == expected
+
+
+def test_lmdb_reads_in_the_deep_text_recognition_benchmark_layout(tmp_path, ml_engineer, expected):
+    import lmdb
+
+    out = export_into(tmp_path, "lmdb", ml_engineer)
+    manifest_of(out)
+
+    texts = []
+    for split_dir in sorted(p for p in out.iterdir() if p.is_dir()):
+        env = lmdb.open(str(split_dir), readonly=True, lock=False)
+        with env.begin() as txn:
+            count = int(txn.get(b"num-samples"))
+            for index in range(1, count + 1):
+                assert opens(txn.get(b"image-%09d" % index)).size[0] > 0
+                texts.append((split_dir.name, txn.get(b"label-%09d" % index).decode()))
+            assert txn.get(b"image-%09d" % (count + 1)) is None
+        env.close()
+    assert sorted(texts) == sorted(expected.values())
+
+
+def test_paddleocr_lists_and_dictionary_follow_the_spec(tmp_path, ml_engineer, expected):
+    out = export_into(tmp_path, "paddleocr", ml_engineer)
+    manifest_of(out)
+
+    seen = {}
+    for listing in out.glob("rec_gt_*.txt"):
+        split = listing.stem.removeprefix("rec_gt_")
+        for line in listing.read_text(encoding="utf-8").splitlines():
+            path, text = line.split("\t")
+            assert opens((out / path).read_bytes())
+            seen[Path(path).stem] = (split, text)
+    assert seen == expected
+    dictionary = (out / "dict.txt").read_text(encoding="utf-8").splitlines()
+    assert set("".join(text for _s, text in expected.values())) == set(dictionary)
+    assert all(len(char) == 1 for char in dictionary)
+
+
+def test_doctr_labels_json_maps_every_image_to_its_text(tmp_path, ml_engineer, expected):
+    out = export_into(tmp_path, "doctr", ml_engineer)
+    manifest_of(out)
+
+    seen = {}
+    for labels in out.glob("*/labels.json"):
+        for name, text in json.loads(labels.read_text(encoding="utf-8")).items():
+            assert opens((labels.parent / "images" / name).read_bytes())
+            seen[Path(name).stem] = (labels.parent.name, text)
+    assert seen == expected
+
+
+def test_tesstrain_pairs_each_image_with_its_gt_txt(tmp_path, ml_engineer, expected):
+    out = export_into(tmp_path, "tesstrain", ml_engineer)
+    manifest_of(out)
+
+    seen = {}
+    for image in out.glob("*/*.png"):
+        assert opens(image.read_bytes())
+        text = image.with_suffix(".gt.txt").read_text(encoding="utf-8")
+        assert text.endswith("\n")
+        seen[image.stem] = (image.parent.name, text.removesuffix("\n"))
+    assert seen == expected
+
+
+def test_jsonl_holds_everything_about_each_crop(tmp_path, ml_engineer, expected):
+    out = export_into(tmp_path, "jsonl", ml_engineer)
+    manifest_of(out)
+
+    lines = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert {Path(s["image"]).stem: (s["split"], s["text"]) for s in lines} == expected
+    assert all(opens((out / s["image"]).read_bytes()) for s in lines)
+    assert set(lines[0]["box"]) == {"x", "y", "width", "height"}
+
+
+def test_coco_text_boxes_sit_on_their_pages(tmp_path, ml_engineer, labeled):
+    out = export_into(tmp_path, "coco_text", ml_engineer)
+    manifest_of(out)
+
+    coco = json.loads((out / "coco_text.json").read_text())
+    assert len(coco["imgs"]) == 3
+    assert len(coco["anns"]) == 9
+    for image_id, ann_ids in coco["imgToAnns"].items():
+        page = coco["imgs"][image_id]
+        width, height = opens((out / page["file_name"]).read_bytes()).size
+        assert (width, height) == (page["width"], page["height"])
+        for ann_id in ann_ids:
+            ann = coco["anns"][str(ann_id)]
+            assert ann["legibility"] == "legible"
+            assert ann["language"] == "english"
+            x, y, w, h = ann["bbox"]
+            assert x + w <= width
+            assert y + h <= height
+
+
+def test_manifest_counts_lint_and_lineage(tmp_path, ml_engineer, labeled, annotator):
+    from annotations.models import Label
+
+    crop = labeled[0].crops.get(index=1)
+    first = Label.objects.get(crop=crop)
+    Label.objects.create(task=first.task, crop=crop, annotator=annotator, text="", revises=first)
+    crop = labeled[0].crops.get(index=2)
+    first = Label.objects.get(crop=crop)
+    Label.objects.create(
+        task=first.task, crop=crop, annotator=annotator, text="ça" + "x" * 40, revises=first
+    )
+
+    manifest = manifest_of(export_into(tmp_path, "jsonl", ml_engineer))
+
+    assert manifest["counts"]["total"] == 9
+    assert sum(manifest["counts"][s] for s in ("train", "validation", "test")) == 9
+    assert manifest["documents"] == 3
+    assert manifest["lint"]["empty"]["count"] == 1
+    assert manifest["lint"]["over_long"]["count"] == 1
+    assert manifest["lint"]["outside_charset"]["characters"] == {"ç": 1}
+    assert manifest["filters"]["consensus_state"] == "accepted"
+    assert "accepted_labels" in manifest["lineage"]["selection"]
+    assert manifest["lineage"]["prefill_engines"] == {"test-prefill 1": 9}
+
+
+def test_every_format_is_known_and_the_command_is_audited(tmp_path, ml_engineer, labeled):
+    from django.core.management import call_command
+
+    call_command(
+        "export_dataset",
+        "--format",
+        "tesstrain",
+        "--out",
+        str(tmp_path / "cli"),
+        "--user",
+        "ml",
+        "--exclude-flag",
+        "unreadable",
+        stdout=io.StringIO(),
+    )
+
+    assert (tmp_path / "cli" / "manifest.json").exists()
+    event = AuditEvent.objects.filter(action="exports.export_directory").get()
+    assert event.data["format"] == "tesstrain"
+    assert set(WRITERS) == {
+        "imagefolder",
+        "lmdb",
+        "paddleocr",
+        "doctr",
+        "tesstrain",
+        "jsonl",
+        "coco_text",
+    }
+
+
+def test_the_command_refuses_someone_without_the_role(tmp_path, annotator, labeled):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError):
+        call_command(
+            "export_dataset", "--format", "jsonl", "--out", str(tmp_path / "x"), "--user", "ann"
+        )
+    assert not (tmp_path / "x").exists()
