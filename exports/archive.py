@@ -62,12 +62,18 @@ def _aad(export_id: str, index: int, last: bool) -> bytes:
 
 
 def _rechunk(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """Chunks of exactly ``size`` bytes (the last one shorter), never copying a large
+    piece whole."""
     buffer = bytearray()
     for piece in pieces:
-        buffer += piece
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
+        view = memoryview(piece)
+        while view:
+            take = size - len(buffer)
+            buffer += view[:take]
+            view = view[take:]
+            if len(buffer) == size:
+                yield bytes(buffer)
+                buffer.clear()
     yield bytes(buffer)
 
 

@@ -57,7 +57,8 @@ class SplitBuffers:
     def items(self) -> Iterator[tuple[str, bytes]]:
         for split in SPLITS:
             if split in self._buffers:
-                yield split, self._buffers.pop(split).getvalue()
+                # A view, not a copy: the member is hashed and written from it.
+                yield split, self._buffers.pop(split).getbuffer()
 
 
 def json_line(obj: object) -> str:

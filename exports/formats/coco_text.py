@@ -5,27 +5,42 @@ Layout of COCO-Text v2: ``imgs`` (id, file_name, width, height, set), ``anns`` (
 image_id, bbox ``[x, y, w, h]``, area, utf8_string, legibility ``legible|illegible``,
 language ``english|not english``, class ``machine printed``), ``imgToAnns``. Our extra
 keys: ``rotated`` on each annotation, ``document_kind`` on each image.
+
+The three objects are kept as JSON text while the rows stream by (rows come grouped by
+document), a fraction of the memory of Python dicts.
 """
 
+import io
 import json
 
 from exports.formats.base import Writer
+
+
+def _entry(key: object, value: object) -> bytes:
+    return f"{json.dumps(str(key))}:{json.dumps(value, ensure_ascii=False)},".encode()
+
+
+def _object(entries: io.BytesIO) -> list:
+    """The entries as one JSON object (without copying them; the last comma dropped)."""
+    return [b"{", entries.getbuffer()[:-1] if entries.tell() else b"", b"}"]
 
 
 class CocoTextWriter(Writer):
     name = "coco_text"
 
     def members(self, samples, ctx):
-        imgs: dict[str, dict] = {}
-        anns: dict[str, dict] = {}
-        img_to_anns: dict[str, list[int]] = {}
+        imgs, anns, img_to_anns = io.BytesIO(), io.BytesIO(), io.BytesIO()
+        document, words = None, []
         for sample in samples:
             row = sample.row
-            if row.donation_id not in imgs:
+            if row.donation_id != document:
+                if document is not None:
+                    img_to_anns.write(_entry(document, words))
+                document, words = row.donation_id, []
                 file_name = f"documents/{row.donation_id}.{row.document_image_format}"
                 yield file_name, ctx.document_image(row)
                 width, height = row.page_size
-                imgs[row.donation_id] = {
+                image = {
                     "id": row.donation_id,
                     "file_name": file_name,
                     "width": width,
@@ -33,9 +48,9 @@ class CocoTextWriter(Writer):
                     "set": row.split,
                     "document_kind": row.document_kind,
                 }
-                img_to_anns[row.donation_id] = []
+                imgs.write(_entry(row.donation_id, image))
             x, y, w, h = row.box
-            anns[str(row.crop_id)] = {
+            annotation = {
                 "id": row.crop_id,
                 "image_id": row.donation_id,
                 "bbox": [x, y, w, h],
@@ -46,12 +61,11 @@ class CocoTextWriter(Writer):
                 "class": "machine printed",
                 "rotated": row.rotated,
             }
-            img_to_anns[row.donation_id].append(row.crop_id)
-        document = {
-            "info": {"description": "DropTurk export (COCO-Text v2 layout)"},
-            "cats": {},
-            "imgs": imgs,
-            "anns": anns,
-            "imgToAnns": img_to_anns,
-        }
-        yield "coco_text.json", json.dumps(document, ensure_ascii=False).encode("utf-8")
+            anns.write(_entry(row.crop_id, annotation))
+            words.append(row.crop_id)
+        if document is not None:
+            img_to_anns.write(_entry(document, words))
+        info = json.dumps({"description": "DropTurk export (COCO-Text v2 layout)"}).encode()
+        parts = [b'{"info":', info, b',"cats":{},"imgs":', *_object(imgs)]
+        parts += [b',"anns":', *_object(anns), b',"imgToAnns":', *_object(img_to_anns), b"}"]
+        yield "coco_text.json", b"".join(parts)

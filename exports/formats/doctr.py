@@ -18,5 +18,4 @@ class DoctrWriter(Writer):
             entries.write(row.split, f"{json.dumps(name)}: {json.dumps(row.text)},\n")
         for split, data in entries.items():
             # The object's entries, one a line; the last comma dropped.
-            body = data.rstrip(b",\n")
-            yield f"{split}/labels.json", b"{\n" + body + b"\n}\n"
+            yield f"{split}/labels.json", b"".join([b"{\n", data[: -len(b",\n")], b"\n}\n"])

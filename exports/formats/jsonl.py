@@ -39,4 +39,4 @@ class JsonlWriter(Writer):
                     }
                 ).encode("utf-8")
             )
-        yield "samples.jsonl", lines.getvalue()
+        yield "samples.jsonl", lines.getbuffer()
