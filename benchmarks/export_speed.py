@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--one", nargs=2, metavar=("FORMAT", "CROPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one[0], int(args.one[1]))))  # noqa: T201
+        print(json.dumps(run_one(args.one[0], int(args.one[1]))))
         return
     for crops in args.crops:
         for fmt in args.formats:
@@ -143,7 +143,7 @@ def main() -> None:
                 f"{fmt:12s} {crops:>7,} crops  {result['seconds']:7.2f} s  "
                 f"peak RSS {result['peak_rss_mb']:7.1f} MB\n"
             )
-            print(json.dumps(result), flush=True)  # noqa: T201
+            print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
