@@ -184,7 +184,8 @@ def export_build(*, export_id: object) -> Export | None:
         requester=export.requester.get_username(),
     )
     ctx = WriteContext(document_image=_document_image, notes=[])
-    rows = _with_progress(export.pk, selectors.export_rows(filters=filters))
+    source = selectors.export_rows(filters=filters)
+    rows = _with_progress(export.pk, source)
     manifest = ManifestBuilder(header=header)
     members = stream_members(
         fmt=export.format, samples=_samples(rows, decrypted), manifest=manifest, ctx=ctx
@@ -218,6 +219,8 @@ def export_build(*, export_id: object) -> Export | None:
             data={"reason": type(exc).__name__},
         )
         return Export.objects.get(pk=export.pk)
+    finally:
+        source.close()  # its database cursor, now, not when the garbage is collected
 
 
 def _with_progress(export_id: object, rows: Iterable[ExportRow]) -> Iterator[ExportRow]:

@@ -272,3 +272,16 @@ def test_the_archive_is_stored_under_the_exports_prefix(labeled, ml_engineer):
     export = built(ml_engineer)
     assert export.archive_name.startswith("exports/")
     assert storages["donations"].exists(export.archive_name)
+
+
+def test_the_celery_task_builds_on_the_default_queue(labeled, ml_engineer):
+    from dropturk.celery import app
+    from exports import tasks
+
+    export = services.export_request(user=ml_engineer, format="doctr", filters=ExportFilters())
+
+    tasks.build.run(str(export.pk))
+
+    export.refresh_from_db()
+    assert export.status == ExportStatus.DONE
+    assert app.amqp.router.route({}, "exports.build")["queue"].name == "default"

@@ -216,3 +216,22 @@ def test_the_command_refuses_someone_without_the_role(tmp_path, annotator, label
             "export_dataset", "--format", "jsonl", "--out", str(tmp_path / "x"), "--user", "ann"
         )
     assert not (tmp_path / "x").exists()
+
+
+def test_labels_a_text_format_cannot_hold_are_left_out_and_noted(
+    tmp_path, ml_engineer, labeled, annotator
+):
+    from annotations.models import Label
+
+    crop = labeled[0].crops.get(index=0)
+    first = Label.objects.get(crop=crop)
+    Label.objects.create(
+        task=first.task, crop=crop, annotator=annotator, text="two\twords", revises=first
+    )
+
+    out = export_into(tmp_path, "paddleocr", ml_engineer)
+
+    manifest = manifest_of(out)
+    lines = [line for f in out.glob("rec_gt_*.txt") for line in f.read_text().splitlines()]
+    assert len(lines) == 8
+    assert manifest["notes"] == ["paddleocr: 1 label(s) with a tab or line break left out"]
