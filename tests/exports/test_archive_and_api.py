@@ -285,3 +285,25 @@ def test_the_celery_task_builds_on_the_default_queue(labeled, ml_engineer):
     export.refresh_from_db()
     assert export.status == ExportStatus.DONE
     assert app.amqp.router.route({}, "exports.build")["queue"].name == "default"
+
+
+def test_a_donation_withdrawn_during_the_build_fails_it(
+    labeled, ml_engineer, service_token, blob_dir, monkeypatch
+):
+    export = services.export_request(user=ml_engineer, format="jsonl", filters=ExportFilters())
+    real_samples = services._samples
+
+    def samples(rows, counter):
+        for number, sample in enumerate(real_samples(rows, counter)):
+            if number == 0:
+                donation_withdraw(source=service_token, donation_id=sample.row.donation_id)
+            yield sample
+
+    monkeypatch.setattr(services, "_samples", samples)
+
+    result = services.export_build(export_id=export.pk)
+
+    assert result.status == ExportStatus.FAILED
+    assert "withdrawn" in result.reason
+    assert stored(blob_dir) == []
+    assert not result.donations.exists()
