@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install system-deps services run migrate seed worker test bench bench-quick bench-pipeline bench-export train bench-ocr contact-sheet lint format clean
+.PHONY: help install system-deps services run migrate seed worker test bench bench-quick bench-pipeline bench-export bench-audit train bench-ocr contact-sheet lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ bench-pipeline: install ## Only the pipeline benchmark (ingest, word detection, 
 
 bench-export: install ## Export speed: 10k and 100k synthetic crops to every format, seconds and peak RSS (BENCH_EXPORT_CROPS to change)
 	$(BIN)/python -m benchmarks.export_speed --crops $${BENCH_EXPORT_CROPS:-10000 100000}
+
+bench-audit: install services ## The audit event list on 10M events in a scratch PostgreSQL database (BENCH_AUDIT_EVENTS to change)
+	$(BIN)/python -m benchmarks.audit_listing --events $${BENCH_AUDIT_EVENTS:-10000000}
 
 train: install ## Train the word recognizer from scratch on synthetic data (reproduces the shipped weights; CPU, ~40 min)
 	$(BIN)/python -m ocr.train --out var/train --no-resume --export ocr/recognition/weights/crnn.pt

@@ -187,6 +187,23 @@ def test_each_filter_lists_exactly_the_matching_events(boss, cast, name):
     assert listed(page) == sorted((events[key].id for key in expected), reverse=True)
 
 
+def test_a_time_range_is_exact_when_recorded_times_run_slightly_against_id_order(boss):
+    # Given events around the range, two of them recorded out of their time order
+    def at(delta: timedelta):
+        return record_at(START + delta, actor=None, action="accounts.sign_out")
+
+    at(-timedelta(days=1))
+    second_in = at(timedelta(seconds=2))
+    first_in = at(timedelta(seconds=1))  # a larger id, an earlier time
+    at(-timedelta(seconds=1))  # just before the range, inserted after events in it
+    at(timedelta(seconds=61))
+    at(timedelta(days=1))
+
+    page = boss.get("/audit/", {"since": "2026-03-01T09:00", "until": "2026-03-01T09:01"})
+
+    assert listed(page) == [first_in.id, second_in.id]
+
+
 @pytest.mark.parametrize(
     "params",
     [
