@@ -240,6 +240,7 @@ if S3_BUCKET and not DROPTURK_MASTER_KEY:
 EXPORTS_STORAGE = "donations"
 EXPORT_RETENTION_DAYS = int(os.environ.get("EXPORT_RETENTION_DAYS", "7"))
 EXPORT_LINK_SECONDS = int(os.environ.get("EXPORT_LINK_SECONDS", "300"))  # download links
+EXPORT_STALLED_AFTER_SECONDS = 1800  # a build with no progress this long lost its worker
 
 # --- Uploads: held in memory only, never spooled to a temporary file.
 FILE_UPLOAD_HANDLERS = ["annotations.uploads.BoundedMemoryUploadHandler"]

@@ -46,6 +46,9 @@ class Export(models.Model):
     size_bytes = models.BigIntegerField(default=0, help_text="Of the plaintext tar")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Touched at every progress update: a running export whose heartbeat stops was lost
+    # with its worker (``services.exports_expire`` fails it).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 

@@ -168,11 +168,11 @@ def export_build(*, export_id: object) -> Export | None:
         if export is None or export.status != ExportStatus.QUEUED:
             return export
         export.status = ExportStatus.RUNNING
-        export.started_at = timezone.now()
+        export.started_at = export.heartbeat_at = timezone.now()
         export.archive_name = archive_name_for(export.pk)
         filters = ExportFilters.from_dict(export.filters)
         export.total = selectors.export_count(filters=filters)
-        export.save(update_fields=["status", "started_at", "archive_name", "total"])
+        export.save(update_fields=["status", "started_at", "heartbeat_at", "archive_name", "total"])
     key = crypto.new_data_key()
     name = export.archive_name
     decrypted = [0]
@@ -235,7 +235,9 @@ def _with_progress(export_id: object, rows: Iterable[ExportRow]) -> Iterator[Exp
 
 
 def _progress(export_id: object, done: int) -> None:
-    updated = Export.objects.filter(pk=export_id, status=ExportStatus.RUNNING).update(progress=done)
+    updated = Export.objects.filter(pk=export_id, status=ExportStatus.RUNNING).update(
+        progress=done, heartbeat_at=timezone.now()
+    )
     if not updated:
         raise ExportCancelled(str(export_id))
 
@@ -364,8 +366,29 @@ def exports_delete_for_withdrawal(*, donation_id: object) -> int:
 
 
 def exports_expire(*, now: dt.datetime | None = None) -> int:
-    """Deletes the archives of exports past their ``expires_at``."""
+    """Deletes the archives of exports past their ``expires_at``, and fails the builds
+    whose worker was lost (no progress for ``EXPORT_STALLED_AFTER_SECONDS``)."""
     now = now or timezone.now()
+    stalled_before = now - dt.timedelta(seconds=settings.EXPORT_STALLED_AFTER_SECONDS)
+    for export in Export.objects.filter(
+        status=ExportStatus.RUNNING, heartbeat_at__lt=stalled_before
+    ):
+        updated = Export.objects.filter(
+            pk=export.pk, status=ExportStatus.RUNNING, heartbeat_at__lt=stalled_before
+        ).update(
+            status=ExportStatus.FAILED,
+            reason="the build stopped: its worker was lost",
+            finished_at=now,
+            archive_name="",
+        )
+        if updated:
+            _delete_archive(export.archive_name)
+            audit.record(
+                actor=audit.SYSTEM,
+                action="exports.export_failed",
+                target=export,
+                data={"reason": "worker lost"},
+            )
     ids = list(
         Export.objects.filter(status=ExportStatus.DONE, expires_at__lte=now).values_list(
             "pk", flat=True

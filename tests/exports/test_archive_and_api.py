@@ -307,3 +307,22 @@ def test_a_donation_withdrawn_during_the_build_fails_it(
     assert "withdrawn" in result.reason
     assert stored(blob_dir) == []
     assert not result.donations.exists()
+
+
+def test_a_build_whose_worker_was_lost_is_failed_and_its_archive_removed(
+    labeled, ml_engineer, blob_dir
+):
+    export = services.export_request(user=ml_engineer, format="jsonl", filters=ExportFilters())
+    Export.objects.filter(pk=export.pk).update(
+        status=ExportStatus.RUNNING,
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+        archive_name=services.archive_name_for(export.pk),
+    )
+    storages["donations"].save(services.archive_name_for(export.pk), io.BytesIO(b"partial"))
+
+    services.exports_expire()
+
+    export.refresh_from_db()
+    assert export.status == ExportStatus.FAILED
+    assert "worker" in export.reason
+    assert stored(blob_dir) == []
