@@ -14,5 +14,6 @@ urlpatterns = [
     path("api/v1/", include("exports.urls")),  # dataset exports (ML engineers)
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("audit/", include("audit.urls")),  # the admin's pages of the audit trail
+    path("exports/", include("exports.page_urls")),  # the ML engineers' exports page
     path("label/", annotation_views.label_page, name="label"),
 ]

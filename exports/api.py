@@ -6,11 +6,8 @@ with a short-lived link signed for that person, and the link streams the archive
 decrypted on the fly and audited.
 """
 
-from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ValidationError as FilterError
 from django.http import HttpResponseRedirect, StreamingHttpResponse
-from django.urls import reverse
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -21,11 +18,9 @@ from rest_framework.views import APIView
 
 from accounts.decorators import require_recent_auth
 from annotations.models import ServiceToken
-from exports import selectors, services
+from exports import links, selectors, services
 from exports.models import ExportFormat, ExportStatus
 from exports.selectors import ExportFilters
-
-_LINK_SALT = "exports.download-link"
 
 
 def _client_ip(request) -> str | None:
@@ -130,9 +125,7 @@ class ExportDownloadApi(APIView):
     def _link(self, request, export):
         if export.status != ExportStatus.DONE:
             raise NotFound(export.reason or f"The export is {export.status}.")
-        token = signing.dumps({"export": str(export.pk), "user": request.user.pk}, salt=_LINK_SALT)
-        url = reverse("export-archive", kwargs={"export_id": export.pk})
-        response = HttpResponseRedirect(f"{url}?link={token}")
+        response = HttpResponseRedirect(links.download_url(user=request.user, export=export))
         response["Cache-Control"] = "no-store"
         return response
 
@@ -146,15 +139,11 @@ class ExportArchiveApi(APIView):
     def get(self, request, export_id):
         export = _get_own(request, export_id)
         try:
-            link = signing.loads(
-                request.query_params.get("link", ""),
-                salt=_LINK_SALT,
-                max_age=settings.EXPORT_LINK_SECONDS,
+            links.check(
+                token=request.query_params.get("link", ""), user=request.user, export=export
             )
-        except signing.BadSignature as exc:  # expired links too
-            raise PermissionDenied("This download link is invalid or has expired.") from exc
-        if link != {"export": str(export.pk), "user": request.user.pk}:
-            raise PermissionDenied("This download link is not for you or for this export.")
+        except links.BadLink as exc:
+            raise PermissionDenied(str(exc)) from exc
         try:
             chunks = services.export_open_for_download(
                 user=request.user, export=export, ip_address=_client_ip(request)

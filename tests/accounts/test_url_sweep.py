@@ -111,6 +111,9 @@ PROJECT_ROUTES: dict[str, dict[str, int]] = {
     "export-detail": only(set(), 0, others=404),
     "export-download": only(set(), 0, others=404),
     "export-archive": only(set(), 0, others=404),
+    "exports:page": only({ML}, 200, others=404),
+    # re-authentication first, then the export (someone else's here) is looked up
+    "exports:download": only({ML}, 302, others=404),
 }
 
 
