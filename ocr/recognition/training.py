@@ -158,17 +158,20 @@ def train(config: TrainConfig) -> Path:
         torch.set_rng_state(state["torch_rng"])
         logger.info("resumed from %s at step %d", checkpoint_path, step)
 
+    # A labelled folder may hold few crops, each seen many times: grouping by width would
+    # fill a batch with copies of one crop, and batch norm's statistics would drift with it.
+    per_run = BATCHES_PER_RUN if config.finetune_dir is None else 1
     runs = WidthBuckets(
-        _training_data(config, charset), batch_size=config.batch_size, per_item=BATCHES_PER_RUN
+        _training_data(config, charset), batch_size=config.batch_size, per_item=per_run
     )
     loader = DataLoader(
-        Subset(runs, range(step // BATCHES_PER_RUN, len(runs))),
+        Subset(runs, range(step // per_run, len(runs))),
         batch_size=None,
         num_workers=config.workers,
         worker_init_fn=_worker_init,
         prefetch_factor=2 if config.workers else None,
     )
-    skip = step % BATCHES_PER_RUN  # batches of the first run already trained on
+    skip = step % per_run  # batches of the first run already trained on
     validation = DataLoader(
         SyntheticWords(charset, first_seed=VALIDATION_FIRST_SEED, length=config.validation_size),
         batch_size=128,
