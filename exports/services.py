@@ -216,7 +216,7 @@ def export_build(*, export_id: object) -> Export | None:
             actor=audit.SYSTEM,
             action="exports.export_failed",
             target=export,
-            data={"reason": type(exc).__name__},
+            data={"reason": type(exc).__name__, "crops_decrypted": decrypted[0]},
         )
         return Export.objects.get(pk=export.pk)
     finally:
