@@ -2,8 +2,8 @@
 
 The rows are synthetic (no database, a few distinct word images reused), so this
 measures what the exports code itself costs: the writer, the manifest (hashes, lint),
-and for the streamed formats the tar and the AES-GCM chunk encryption into a file of
-ciphertext; LMDB, which needs a directory, is written into one. Each (format, size)
+the tar and the AES-GCM chunk encryption into a file of ciphertext, as the Celery build
+streams them (LMDB as in-memory shards). Each (format, size)
 runs in a fresh process, so its peak RSS is its own. Prints one JSON line each:
 ``{"format", "crops", "seconds", "peak_rss_mb"}``.
 
@@ -89,28 +89,22 @@ def run_one(fmt: str, crops: int) -> dict:
         workdir = Path(tmp)
         _setup(workdir)
         from exports import archive, services
-        from exports.formats import WRITERS, WriteContext
+        from exports.formats import WriteContext
         from exports.manifest import ManifestBuilder
 
         page = _images()[0]
         ctx = WriteContext(document_image=lambda row: page, notes=[])
         header = {"format": fmt, "filters": {}, "lineage": {"source": "benchmark"}}
         started = time.perf_counter()
-        if WRITERS[fmt].needs_directory:
-            services.write_directory(
-                fmt=fmt, samples=_samples(crops), header=header, ctx=ctx, out=workdir / "out"
-            )
-        else:
-            members = services.stream_members(
-                fmt=fmt, samples=_samples(crops), manifest=ManifestBuilder(header=header), ctx=ctx
-            )
-            key = os.urandom(32)
-            sealed = archive.encrypt_stream(
-                archive.tar_stream(members, mtime=0), key=key, export_id="bench"
-            )
-            with (workdir / "archive.tar.enc").open("wb") as handle:
-                for piece in sealed:
-                    handle.write(piece)
+        members = services.stream_members(
+            fmt=fmt, samples=_samples(crops), manifest=ManifestBuilder(header=header), ctx=ctx
+        )
+        sealed = archive.encrypt_stream(
+            archive.tar_stream(members, mtime=0), key=os.urandom(32), export_id="bench"
+        )
+        with (workdir / "archive.tar.enc").open("wb") as handle:
+            for piece in sealed:
+                handle.write(piece)
         seconds = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {

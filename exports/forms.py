@@ -3,7 +3,6 @@
 from django import forms
 
 from annotations.models import DocumentKind
-from exports.formats import WRITERS
 from exports.models import ExportFormat
 from exports.selectors import FLAGS
 
@@ -11,9 +10,7 @@ _FLAG_CHOICES = [(flag, flag.replace("_", "-")) for flag in FLAGS]
 
 
 class ExportRequestForm(forms.Form):
-    format = forms.ChoiceField(
-        choices=[(v, label) for v, label in ExportFormat.choices if not WRITERS[v].needs_directory]
-    )
+    format = forms.ChoiceField(choices=ExportFormat.choices)
     kinds = forms.MultipleChoiceField(
         choices=DocumentKind.choices, required=False, widget=forms.CheckboxSelectMultiple
     )

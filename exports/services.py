@@ -65,11 +65,6 @@ def export_request(*, user, format: str, filters: ExportFilters) -> Export:
     """Records the request and queues its build on commit. Assumes ``can_export(user)``."""
     if format not in ExportFormat.values:
         raise ValueError(f"unknown format {format!r}")
-    if WRITERS[format].needs_directory:
-        raise ValueError(
-            f"{format} is a memory-mapped database that cannot be streamed into an "
-            "encrypted archive; use manage.py export_dataset --format lmdb --out DIR"
-        )
     with transaction.atomic():
         export = Export.objects.create(requester=user, format=format, filters=filters.as_dict())
         audit.record(
@@ -141,7 +136,7 @@ def write_directory(
     writer = WRITERS[fmt]()
     manifest = ManifestBuilder(header=header)
     manifest.notes = ctx.notes
-    if writer.needs_directory:
+    if writer.writes_directory:
         for relative in writer.write_dir(manifest.observe(samples), ctx, out):
             manifest.add_file(relative, (out / relative).read_bytes())
     else:

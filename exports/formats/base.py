@@ -35,8 +35,9 @@ class WriteContext:
 
 class Writer:
     name: str = ""
-    # LMDB is a memory-mapped database file: it can only be written into a directory.
-    needs_directory: bool = False
+    # Given a directory, writes its own layout there (LMDB: one database per split)
+    # instead of the streamed members.
+    writes_directory: bool = False
 
     def members(self, samples: Iterable[Sample], ctx: WriteContext) -> Iterator[Member]:
         raise NotImplementedError

@@ -1,26 +1,93 @@
-"""LMDB in the deep-text-recognition-benchmark layout, one database per split folder.
+"""LMDB in the deep-text-recognition-benchmark layout.
 
 Keys (from 1): ``image-%09d`` → PNG bytes, ``label-%09d`` → UTF-8 text, and
 ``num-samples`` → the count as decimal text, as that project's ``create_lmdb_dataset.py``
-writes them and its ``LmdbDataset`` reads them.
+writes them and its ``LmdbDataset`` reads them (``lock=False``: no ``lock.mdb`` needed).
+
+Into a directory (``export_dataset --out DIR``): one database per split folder. Into the
+encrypted archive: shards of at most ``SHARD_BYTES``, ``<split>/<nnnnn>/data.mdb``, each
+built in an anonymous in-memory file (``memfd_create``: no name on any file system, gone
+when closed) and streamed on, so memory stays bounded and no crop touches a disk. The
+benchmark's ``hierarchical_dataset`` reads every database below a split's folder.
 """
 
+import os
 from pathlib import Path
 
-from exports.formats.base import Writer
+from exports.formats.base import Member, Writer
 
 _MAP_SIZE = 1 << 40  # address space only: the file grows as pages are written
 _COMMIT_EVERY = 1000
+SHARD_BYTES = 16 << 20
+
+
+def _put(txn, n: int, sample) -> None:
+    txn.put(b"image-%09d" % n, sample.png)
+    txn.put(b"label-%09d" % n, sample.row.text.encode("utf-8"))
+
+
+class _MemoryShard:
+    def __init__(self, name: str) -> None:
+        import lmdb
+
+        self.name = name
+        self.fd = os.memfd_create("dropturk-lmdb-shard", os.MFD_CLOEXEC)
+        self.env = lmdb.open(
+            f"/proc/self/fd/{self.fd}", subdir=False, lock=False, map_size=_MAP_SIZE
+        )
+        self.txn = self.env.begin(write=True)
+        self.count = 0
+        self.bytes = 0
+
+    def put(self, sample) -> None:
+        self.count += 1
+        self.bytes += len(sample.png)
+        _put(self.txn, self.count, sample)
+
+    def finish(self) -> Member:
+        try:
+            self.txn.put(b"num-samples", str(self.count).encode())
+            self.txn.commit()
+            self.env.close()
+            data = os.pread(self.fd, os.fstat(self.fd).st_size, 0)
+        finally:
+            os.close(self.fd)
+        return f"{self.name}/data.mdb", data
+
+    def discard(self) -> None:
+        self.txn.abort()
+        self.env.close()
+        os.close(self.fd)
 
 
 class LmdbWriter(Writer):
     name = "lmdb"
-    needs_directory = True
+    writes_directory = True
+
+    def members(self, samples, ctx):
+        open_shards: dict[str, _MemoryShard] = {}
+        numbers: dict[str, int] = {}
+        try:
+            for sample in samples:
+                split = sample.row.split
+                shard = open_shards.get(split)
+                if shard is None:
+                    numbers[split] = numbers.get(split, 0) + 1
+                    shard = open_shards[split] = _MemoryShard(f"{split}/{numbers[split]:05d}")
+                shard.put(sample)
+                if shard.bytes >= SHARD_BYTES:
+                    del open_shards[split]
+                    yield shard.finish()
+            while open_shards:
+                yield open_shards.pop(next(iter(open_shards))).finish()
+        finally:
+            for shard in open_shards.values():
+                shard.discard()
 
     def write_dir(self, samples, ctx, out: Path) -> list[str]:
         import lmdb
 
-        envs: dict[str, tuple] = {}
+        envs: dict[str, list] = {}
         try:
             for sample in samples:
                 split = sample.row.split
@@ -30,10 +97,8 @@ class LmdbWriter(Writer):
                     envs[split] = [env, env.begin(write=True), 0]
                 entry = envs[split]
                 entry[2] += 1
-                n = entry[2]
-                entry[1].put(b"image-%09d" % n, sample.png)
-                entry[1].put(b"label-%09d" % n, sample.row.text.encode("utf-8"))
-                if n % _COMMIT_EVERY == 0:
+                _put(entry[1], entry[2], sample)
+                if entry[2] % _COMMIT_EVERY == 0:
                     entry[1].commit()
                     entry[1] = entry[0].begin(write=True)
             for _env, txn, n in envs.values():

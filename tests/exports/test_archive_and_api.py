@@ -213,7 +213,6 @@ def test_ml_engineers_request_and_read_their_exports(
     ("body", "field"),
     [
         ({"format": "pdf"}, "format"),
-        ({"format": "lmdb"}, "format"),
         ({"format": "jsonl", "filters": {"kinds": ["poster"]}}, "filters"),
     ],
 )
@@ -326,3 +325,34 @@ def test_a_build_whose_worker_was_lost_is_failed_and_its_archive_removed(
     assert export.status == ExportStatus.FAILED
     assert "worker" in export.reason
     assert stored(blob_dir) == []
+
+
+def test_lmdb_streams_as_in_memory_shards_that_lmdb_reads(
+    labeled, ml_engineer, tmp_path, monkeypatch
+):
+    import lmdb
+
+    from exports.formats import lmdb_dtrb
+    from exports.selectors import export_rows
+
+    monkeypatch.setattr(lmdb_dtrb, "SHARD_BYTES", 1)  # one crop a shard: many shards
+    export = built(ml_engineer, "lmdb")
+    expected = sorted((row.split, row.text) for row in export_rows(filters=ExportFilters()))
+
+    with download(signed_in(ml_engineer, recently_confirmed=True), export) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+        assert services.manifest_verify(manifest, lambda p: tar.extractfile(p).read()) == []
+        shards = [name for name in tar.getnames() if name.endswith("/data.mdb")]
+        seen = []
+        for number, name in enumerate(shards):
+            folder = tmp_path / str(number)
+            folder.mkdir()
+            (folder / "data.mdb").write_bytes(tar.extractfile(name).read())
+            env = lmdb.open(str(folder), readonly=True, lock=False)
+            with env.begin() as txn:
+                for index in range(1, int(txn.get(b"num-samples")) + 1):
+                    assert txn.get(b"image-%09d" % index).startswith(b"\x89PNG")
+                    seen.append((name.split("/")[0], txn.get(b"label-%09d" % index).decode()))
+            env.close()
+    assert len(shards) == 9
+    assert sorted(seen) == expected

@@ -32,7 +32,7 @@ def test_an_ml_engineer_requests_an_export_from_the_page(
     page = client.get("/exports/")
     assert page.status_code == 200
     assert b"queued" in page.content
-    assert b'value="lmdb"' not in page.content
+    assert b'value="lmdb"' in page.content
 
 
 def test_the_page_refuses_bad_input_and_records_nothing(ml_engineer):
