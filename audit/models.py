@@ -51,6 +51,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["actor_type", "actor_id", "-id"], name="audit_actor_idx"),
             models.Index(fields=["target_type", "target_id", "-id"], name="audit_target_idx"),
             models.Index(fields=["outcome", "-id"], name="audit_outcome_idx"),
+            models.Index(fields=["request_id", "-id"], name="audit_request_idx"),
             # The sealer's work list: small, since events are sealed within seconds.
             models.Index(fields=["id"], condition=Q(seq__isnull=True), name="audit_unsealed_idx"),
         ]
