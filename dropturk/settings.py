@@ -302,7 +302,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- OCR.
-OCR_ENGINE = os.environ.get("OCR_ENGINE", "tesseract")
+OCR_ENGINE = os.environ.get("OCR_ENGINE", "crnn")
 # A donation still in received/processing after this long is handed to the
 # pipeline again; after OCR_MAX_ATTEMPTS it is marked failed.
 OCR_STALLED_AFTER_SECONDS = int(os.environ.get("OCR_STALLED_AFTER_SECONDS", "900"))

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
@@ -91,4 +92,4 @@ def test_posted_document_reaches_ready_through_a_worker_process(worker_process, 
     )
     assert len(detail["crops"]) >= 5
     assert any(crop["prefill_text"] for crop in detail["crops"])
-    assert {crop["prefill_engine"] for crop in detail["crops"]} == {"tesseract"}
+    assert {crop["prefill_engine"] for crop in detail["crops"]} == {settings.OCR_ENGINE}
