@@ -12,12 +12,15 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import queue
 import struct
 import tarfile
+import threading
 from collections.abc import Iterable, Iterator
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.core.files.base import File
 
 MAGIC = b"DTX1"
 CHUNK_BYTES = 1 << 20
@@ -126,23 +129,77 @@ def decrypt_stream(handle: io.RawIOBase, *, key: bytes, export_id: str) -> Itera
         index += 1
 
 
-class StreamReader(io.RawIOBase):
-    """A read-only file over a generator of bytes, for ``Storage.save``."""
+_END = object()
+_ABORT = object()
+_QUEUED_PIECES = 4
 
-    def __init__(self, pieces: Iterable[bytes]) -> None:
-        self._pieces = iter(pieces)
+
+class _QueueReader(io.RawIOBase):
+    """A read-only file whose bytes arrive through a queue from another thread."""
+
+    def __init__(self, pieces: queue.Queue) -> None:
+        self._pieces = pieces
         self._buffer = b""
+        self._ended = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target) -> int:
-        while not self._buffer:
-            try:
-                self._buffer = next(self._pieces)
-            except StopIteration:
-                return 0
+        while not self._buffer and not self._ended:
+            piece = self._pieces.get()
+            if piece is _ABORT:
+                raise OSError("the export build stopped")
+            if piece is _END:
+                self._ended = True
+            else:
+                self._buffer = piece
         n = min(len(target), len(self._buffer))
         target[:n] = self._buffer[:n]
         self._buffer = self._buffer[n:]
         return n
+
+
+def save_streaming(storage, name: str, pieces: Iterable[bytes]) -> str:
+    """``storage.save(name, ...)`` of the pieces, with the pieces produced in this thread.
+
+    Storages may read from their own threads (S3's multipart upload does); the pieces come
+    from a database cursor and progress updates, which belong to the caller's thread and
+    connection. So the storage reads in a helper thread from a small bounded queue, and
+    this thread produces: memory stays at a few chunks. If producing fails, the storage's
+    read fails too, and the caller removes whatever was written.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=_QUEUED_PIECES)
+    outcome: dict[str, object] = {}
+
+    def consume() -> None:
+        try:
+            outcome["name"] = storage.save(name, File(_QueueReader(handoff), name=name))
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    reader = threading.Thread(target=consume, name=f"export-save-{name}", daemon=True)
+    reader.start()
+
+    def hand(item: object) -> None:
+        while reader.is_alive():
+            try:
+                handoff.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    try:
+        for piece in pieces:
+            if "error" in outcome:
+                break
+            hand(piece)
+    except BaseException:
+        hand(_ABORT)
+        reader.join()
+        raise
+    hand(_END)
+    reader.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["name"]

@@ -15,7 +15,6 @@ from typing import Any
 
 from celery import current_app
 from django.conf import settings
-from django.core.files.base import File
 from django.core.files.storage import storages
 from django.db import transaction
 from django.utils import timezone
@@ -188,7 +187,7 @@ def export_build(*, export_id: object) -> Export | None:
     plaintext = digest.through(archive.tar_stream(members, mtime=export.started_at.timestamp()))
     sealed = archive.encrypt_stream(plaintext, key=key, export_id=str(export.pk))
     try:
-        saved = _storage().save(name, File(archive.StreamReader(sealed), name=name))
+        saved = archive.save_streaming(_storage(), name, sealed)
         if saved != name:
             raise RuntimeError(f"storage saved {name!r} as {saved!r}")
         return _finish(
