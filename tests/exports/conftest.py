@@ -22,6 +22,12 @@ def label_all(donation, *, annotator, texts=None, **flags):
     return labels
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Accounts are made (and re-authenticate) in most tests here; PBKDF2 is the slow part."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def ml_engineer(db):
     user = factories.UserFactory(username="ml")
