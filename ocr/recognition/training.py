@@ -143,7 +143,8 @@ def train(config: TrainConfig) -> Path:
         optimizer,
         max_lr=config.learning_rate,
         total_steps=config.steps,
-        pct_start=config.warmup_fraction,
+        # OneCycle needs at least two warm-up steps; short runs (tests, smoke runs) get them.
+        pct_start=max(config.warmup_fraction, 2 / config.steps),
     )
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     config.out_dir.mkdir(parents=True, exist_ok=True)
