@@ -51,6 +51,7 @@ class ExportOutputSerializer(serializers.Serializer):
     counts = serializers.JSONField()
     reason = serializers.CharField()
     sha256 = serializers.CharField()
+    directory = serializers.CharField()
     size_bytes = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
@@ -125,6 +126,8 @@ class ExportDownloadApi(APIView):
     def _link(self, request, export):
         if export.status != ExportStatus.DONE:
             raise NotFound(export.reason or f"The export is {export.status}.")
+        if not export.archive_name:
+            raise NotFound("This export was written to a directory on the server.")
         response = HttpResponseRedirect(links.download_url(user=request.user, export=export))
         response["Cache-Control"] = "no-store"
         return response

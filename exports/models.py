@@ -40,6 +40,8 @@ class Export(models.Model):
     counts = models.JSONField(default=dict, blank=True, help_text="Crops per split")
     reason = models.TextField(blank=True, help_text="Why it failed or was deleted")
     archive_name = models.CharField(max_length=255, blank=True, editable=False)
+    # Where ``manage.py export_dataset`` wrote it instead (plain files on the server).
+    directory = models.CharField(max_length=1024, blank=True, editable=False)
     # The archive's own AES-256 key, wrapped by the master key (annotations.crypto).
     wrapped_key = models.BinaryField(null=True, editable=False)
     sha256 = models.CharField(max_length=64, blank=True, help_text="Of the plaintext tar")

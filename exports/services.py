@@ -7,6 +7,7 @@ is checked in ``exports/api.py`` and ``selectors`` before these are called.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import shutil
 from collections.abc import Iterable, Iterator
@@ -328,7 +329,7 @@ def export_delete(*, export_id: object, reason: str, actor: Any, action: str) ->
         export = Export.objects.select_for_update().filter(pk=export_id).first()
         if export is None or export.status in (ExportStatus.DELETED, ExportStatus.EXPIRED):
             return export
-        name = export.archive_name
+        name, directory = export.archive_name, export.directory
         export.status = (
             ExportStatus.EXPIRED if action == "exports.export_expire" else ExportStatus.DELETED
         )
@@ -338,25 +339,30 @@ def export_delete(*, export_id: object, reason: str, actor: Any, action: str) ->
         export.save(update_fields=["status", "reason", "wrapped_key", "archive_name"])
         audit.record(actor=actor, action=action, target=export, data={"reason": reason})
         transaction.on_commit(lambda: _delete_archive(name))
+        if directory:
+            transaction.on_commit(lambda: _remove_directory(directory, export.pk))
     return export
 
 
 def exports_delete_for_withdrawal(*, donation_id: object) -> int:
     """Deletes every export that holds a crop of the withdrawn donation, in the
     withdrawal's transaction; running builds are stopped (their final check fails)."""
-    ids = list(
+    held = list(
         ExportDonation.objects.filter(donation_id=donation_id)
         .exclude(export__status__in=[ExportStatus.DELETED, ExportStatus.EXPIRED])
-        .values_list("export_id", flat=True)
+        .values_list("export_id", "export__directory")
     )
-    for export_id in ids:
+    for export_id, directory in held:
+        reason = f"deleted because donation {donation_id} in it was withdrawn"
+        if directory:
+            reason += f"; delete every copy of the directory {directory}"
         export_delete(
             export_id=export_id,
-            reason=f"deleted because donation {donation_id} in it was withdrawn",
+            reason=reason,
             actor=audit.SYSTEM,
             action="exports.export_withdrawn",
         )
-    return len(ids)
+    return len(held)
 
 
 def exports_expire(*, now: dt.datetime | None = None) -> int:
@@ -403,30 +409,86 @@ def exports_expire(*, now: dt.datetime | None = None) -> int:
 
 def export_to_directory(*, user, fmt: str, filters: ExportFilters, out: Path) -> ManifestBuilder:
     """``manage.py export_dataset``: plain files into ``out``, for an engineer with server
-    access. Audited (the actor is ``user``); a failure removes what was written."""
+    access. Audited (the actor is ``user``); recorded as an export with its donations, so
+    that a withdrawal finds it (and removes the directory where it can, see
+    ``_remove_directory``); a failure removes what was written."""
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty")
     created = not out.exists()
-    audit.record(
-        actor=user,
-        action="exports.export_directory",
-        data={"format": fmt, "filters": filters.as_dict(), "directory": str(out)},
-    )
-    header = _header(export_id="cli", fmt=fmt, filters=filters, requester=user.get_username())
+    with transaction.atomic():
+        export = Export.objects.create(
+            requester=user,
+            format=fmt,
+            filters=filters.as_dict(),
+            status=ExportStatus.RUNNING,
+            directory=str(out.resolve()),
+            started_at=timezone.now(),
+        )
+        audit.record(
+            actor=user,
+            action="exports.export_directory",
+            target=export,
+            data={"format": fmt, "filters": filters.as_dict(), "directory": export.directory},
+        )
+    header = _header(export_id=export.pk, fmt=fmt, filters=filters, requester=user.get_username())
     ctx = WriteContext(document_image=_document_image, notes=[])
     decrypted = [0]
     try:
-        return write_directory(
+        manifest = write_directory(
             fmt=fmt,
             samples=_samples(selectors.export_rows(filters=filters), decrypted),
             header=header,
             ctx=ctx,
             out=out,
         )
-    except BaseException:
+        _finish_directory(export=export, manifest=manifest)
+    except BaseException as exc:
         if created:
             shutil.rmtree(out, ignore_errors=True)
         else:
             for child in out.iterdir():
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
+        Export.objects.filter(pk=export.pk).update(
+            status=ExportStatus.FAILED,
+            reason=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
         raise
+    return manifest
+
+
+def _finish_directory(*, export: Export, manifest: ManifestBuilder) -> None:
+    donation_ids = sorted(manifest.donations)
+    with transaction.atomic():
+        withdrawn = (
+            Donation.objects.select_for_update()
+            .filter(pk__in=donation_ids, status=DonationStatus.WITHDRAWN)
+            .exists()
+        )
+        if withdrawn:
+            raise RuntimeError("a donation in the export was withdrawn while it was written")
+        ExportDonation.objects.bulk_create(
+            [ExportDonation(export=export, donation_id=pk) for pk in donation_ids],
+            batch_size=1000,
+        )
+        counts = {s: manifest.counts.get(s, 0) for s in selectors.SPLITS}
+        Export.objects.filter(pk=export.pk).update(
+            status=ExportStatus.DONE,
+            counts=counts,
+            total=sum(counts.values()),
+            progress=sum(counts.values()),
+            finished_at=timezone.now(),
+        )
+
+
+def _remove_directory(directory: str, export_id: object) -> None:
+    """Removes a command-line export's directory after a withdrawal, where this machine
+    holds it and its ``manifest.json`` names this very export (never anything else)."""
+    root = Path(directory)
+    try:
+        manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        logger.warning("export %s: directory %s not found here; remove it by hand", export_id, root)
+        return
+    if manifest.get("export_id") == str(export_id):
+        shutil.rmtree(root, ignore_errors=True)

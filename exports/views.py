@@ -54,7 +54,7 @@ def exports_page(request):
 def export_download(request, export_id):
     """After a fresh re-authentication: on to the short-lived link that streams it."""
     export = selectors.export_get_for_requester(user=request.user, export_id=export_id)
-    if export is None or export.status != ExportStatus.DONE:
+    if export is None or export.status != ExportStatus.DONE or not export.archive_name:
         raise Http404
     response = HttpResponseRedirect(links.download_url(user=request.user, export=export))
     response["Cache-Control"] = "no-store"

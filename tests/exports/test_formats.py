@@ -235,3 +235,31 @@ def test_labels_a_text_format_cannot_hold_are_left_out_and_noted(
     lines = [line for f in out.glob("rec_gt_*.txt") for line in f.read_text().splitlines()]
     assert len(lines) == 8
     assert manifest["notes"] == ["paddleocr: 1 label(s) with a tab or line break left out"]
+
+
+def test_a_withdrawal_removes_a_command_line_export_directory(
+    tmp_path, ml_engineer, labeled, service_token, django_capture_on_commit_callbacks
+):
+    from annotations.services import donation_withdraw
+    from exports.models import Export, ExportStatus
+
+    out = export_into(tmp_path, "tesstrain", ml_engineer)
+    export = Export.objects.get()
+    assert export.status == ExportStatus.DONE
+    assert export.directory == str(out.resolve())
+    assert json.loads((out / "manifest.json").read_text())["export_id"] == str(export.pk)
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "manifest.json").write_text(json.dumps({"export_id": "someone else's"}))
+    Export.objects.filter(pk=export.pk).update(directory=str(stranger))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        donation_withdraw(source=service_token, donation_id=labeled[2].pk)
+
+    export.refresh_from_db()
+    assert export.status == ExportStatus.DELETED
+    assert str(labeled[2].pk) in export.reason
+    assert f"delete every copy of the directory {stranger}" in export.reason
+    assert stranger.exists()  # a directory that is not this export's is never removed
+    services._remove_directory(str(out), export.pk)
+    assert not out.exists()
