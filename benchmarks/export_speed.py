@@ -7,7 +7,12 @@ streams them (LMDB as in-memory shards). Each (format, size)
 runs in a fresh process, so its peak RSS is its own. Prints one JSON line each:
 ``{"format", "crops", "seconds", "peak_rss_mb"}``.
 
+``--end-to-end`` measures the real build instead: crops seeded into a scratch SQLite
+database with encrypted blobs (one process), then ``services.export_build`` per format
+(one process each): database read, decryption, writer, tar, encryption, storage.
+
     make bench-export        # or: .venv/bin/python -m benchmarks.export_speed --crops 10000
+    .venv/bin/python -m benchmarks.export_speed --end-to-end --crops 10000 --formats lmdb
 """
 
 import argparse
@@ -115,29 +120,140 @@ def run_one(fmt: str, crops: int) -> dict:
     }
 
 
+def seed(crops: int) -> None:
+    """Labeled crops through the real encryption and storage, rows in bulk."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from annotations import blobs, roles
+    from annotations.images import normalize_image
+    from annotations.models import DonationStatus, Label, Task, TaskStatus, WordCrop
+    from annotations.services import donation_create, service_token_create
+
+    token, _ = service_token_create(name="bench-export")
+    users = get_user_model().objects
+    engineer = users.create_user(username="bench-ml", password=None)
+    engineer.groups.set(Group.objects.filter(name=roles.ML_ENGINEER))
+    annotator = users.create_user(username="bench-annotator", password=None)
+    images = _images()
+    page = normalize_image(images[0])
+    for first in range(0, crops, CROPS_PER_DOCUMENT):
+        donation = donation_create(source=token, kind="receipt", image=page)
+        key = blobs.data_key_for(donation)
+        rows = []
+        for index in range(min(CROPS_PER_DOCUMENT, crops - first)):
+            name = blobs.crop_name(donation.pk, index)
+            png = images[(first + index) % DISTINCT_IMAGES]
+            blobs.blob_put(donation=donation, name=name, plaintext=png, data_key=key)
+            rows.append(
+                WordCrop(
+                    donation=donation,
+                    index=index,
+                    x=0,
+                    y=0,
+                    width=120,
+                    height=32,
+                    image_name=name,
+                    prefill_text="word",
+                    prefill_engine="crnn",
+                    prefill_engine_version="bench",
+                )
+            )
+        rows = WordCrop.objects.bulk_create(rows)
+        tasks = Task.objects.bulk_create([Task(crop=c, status=TaskStatus.DONE) for c in rows])
+        Label.objects.bulk_create(
+            [
+                Label(task=t, crop=c, annotator=annotator, text=f"word{(first + i) % 997}")
+                for i, (c, t) in enumerate(zip(rows, tasks, strict=True))
+            ]
+        )
+        donation.status = DonationStatus.READY
+        donation.save(update_fields=["status"])
+
+
+def build_one(fmt: str, crops: int) -> dict:
+    from django.contrib.auth import get_user_model
+
+    from exports import services
+    from exports.selectors import ExportFilters
+
+    services.current_app.send_task = lambda *args, **kwargs: None  # built here, not queued
+    engineer = get_user_model().objects.get(username="bench-ml")
+    export = services.export_request(user=engineer, format=fmt, filters=ExportFilters())
+    started = time.perf_counter()
+    export = services.export_build(export_id=export.pk)
+    seconds = time.perf_counter() - started
+    if export.status != "done" or export.total != crops:
+        raise SystemExit(f"{fmt}: {export.status} {export.total} {export.reason}")
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "format": fmt,
+        "crops": crops,
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "end_to_end": True,
+    }
+
+
+def _child(*args: str) -> str:
+    child = subprocess.run(  # noqa: S603  our own module, fixed arguments
+        [sys.executable, "-m", "benchmarks.export_speed", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return child.stdout.strip().splitlines()[-1] if child.stdout.strip() else ""
+
+
+def _report(result: dict) -> None:
+    sys.stderr.write(
+        f"{result['format']:12s} {result['crops']:>7,} crops  {result['seconds']:7.2f} s  "
+        f"peak RSS {result['peak_rss_mb']:7.1f} MB\n"
+    )
+    print(json.dumps(result), flush=True)
+
+
+def end_to_end(crops_list: list[int], formats: list[str]) -> None:
+    for crops in crops_list:
+        with tempfile.TemporaryDirectory(prefix="bench-export-e2e-") as tmp:
+            os.environ["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+            os.environ["DROPTURK_DATA_DIR"] = tmp
+            os.environ["DROPTURK_SECRETS_DIR"] = str(Path(tmp) / "secrets")
+            os.environ.pop("REDIS_URL", None)
+            started = time.perf_counter()
+            _child("--seed", str(crops))
+            sys.stderr.write(f"seeded {crops:,} crops in {time.perf_counter() - started:.1f} s\n")
+            for fmt in formats:
+                _report(json.loads(_child("--build", fmt, str(crops))))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--crops", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
+    parser.add_argument("--end-to-end", action="store_true", help="seed a database, build")
     parser.add_argument("--one", nargs=2, metavar=("FORMAT", "CROPS"), help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--build", nargs=2, metavar=("FORMAT", "CROPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one[0], int(args.one[1]))))
         return
+    if args.seed or args.build:
+        _setup(Path(os.environ["DROPTURK_DATA_DIR"]))
+        if args.seed:
+            seed(args.seed)
+        else:
+            print(json.dumps(build_one(args.build[0], int(args.build[1]))))
+        return
+    if args.end_to_end:
+        end_to_end(args.crops, args.formats)
+        return
     for crops in args.crops:
         for fmt in args.formats:
-            child = subprocess.run(  # noqa: S603  our own module, fixed arguments
-                [sys.executable, "-m", "benchmarks.export_speed", "--one", fmt, str(crops)],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            result = json.loads(child.stdout.strip().splitlines()[-1])
-            sys.stderr.write(
-                f"{fmt:12s} {crops:>7,} crops  {result['seconds']:7.2f} s  "
-                f"peak RSS {result['peak_rss_mb']:7.1f} MB\n"
-            )
-            print(json.dumps(result), flush=True)
+            _report(json.loads(_child("--one", fmt, str(crops))))
 
 
 if __name__ == "__main__":
