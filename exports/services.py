@@ -26,7 +26,6 @@ from annotations.models import Donation, DonationStatus
 from exports import archive, selectors
 from exports.formats import WRITERS, Member, Sample, WriteContext
 from exports.manifest import ManifestBuilder
-from exports.manifest import verify as manifest_verify  # noqa: F401  the tests' and users' check
 from exports.models import Export, ExportDonation, ExportFormat, ExportStatus
 from exports.selectors import ExportFilters, ExportRow
 

@@ -16,6 +16,7 @@ from annotations import roles
 from annotations.services import donation_withdraw
 from audit.models import AuditEvent
 from exports import archive, services
+from exports.manifest import verify as manifest_verify
 from exports.models import Export, ExportStatus
 from exports.selectors import ExportFilters
 from tests import factories
@@ -66,7 +67,7 @@ def test_the_archive_is_ciphertext_and_downloads_as_a_verified_tar(labeled, ml_e
     tar = download(signed_in(ml_engineer, recently_confirmed=True), export)
     manifest = json.loads(tar.extractfile("manifest.json").read())
     assert manifest["counts"]["total"] == 9
-    assert services.manifest_verify(manifest, lambda p: tar.extractfile(p).read()) == []
+    assert manifest_verify(manifest, lambda p: tar.extractfile(p).read()) == []
     assert AuditEvent.objects.filter(action="exports.export_download").count() == 1
     assert (
         AuditEvent.objects.filter(action="exports.export_build").get().data["crops_decrypted"] == 9
@@ -341,7 +342,7 @@ def test_lmdb_streams_as_in_memory_shards_that_lmdb_reads(
 
     with download(signed_in(ml_engineer, recently_confirmed=True), export) as tar:
         manifest = json.loads(tar.extractfile("manifest.json").read())
-        assert services.manifest_verify(manifest, lambda p: tar.extractfile(p).read()) == []
+        assert manifest_verify(manifest, lambda p: tar.extractfile(p).read()) == []
         shards = [name for name in tar.getnames() if name.endswith("/data.mdb")]
         seen = []
         for number, name in enumerate(shards):
