@@ -9,7 +9,7 @@ decrypted on the fly and audited.
 from django.core.exceptions import ValidationError as FilterError
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.utils.decorators import method_decorator
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import BasePermission
@@ -68,8 +68,11 @@ def _get_own(request, export_id):
 class ExportCreateApi(APIView):
     permission_classes = [IsMlEngineer]
 
+    @extend_schema_serializer(component_name="ExportRequest")
     class InputSerializer(serializers.Serializer):
         format = serializers.ChoiceField(choices=ExportFormat.choices)
+        # ``filters``: ExportFilters' keys (date_from, date_to, kinds, consensus_state,
+        # min_confidence, flags_include, flags_exclude, engine_versions).
         filters = serializers.JSONField(required=False, default=dict)
 
     @extend_schema(request=InputSerializer, responses={201: ExportOutputSerializer})
