@@ -27,6 +27,8 @@ ACTIONS: dict[str, str] = {
     "accounts.session_end": "ended a session of {data[username]} ({data[reason]})",
     "accounts.service_token_revoke": "revoked service token {data[name]}",
     "annotations.donation_withdraw": "withdrew donation {target_id}: key destroyed, crops deleted",
+    "annotations.service_token_use": "service token {target_id} called {data[method]} {data[path]}",
+    "annotations.service_token_refused": "refused service token {data[prefix]}… on {data[path]}",
     "annotations.donation_ready": "finished processing donation {target_id}: {data[crops]} crop(s)",
     "admin.object_add": "added {data[object]} in the Django admin",
     "admin.object_change": "changed {data[object]} in the Django admin: {data[change]}",

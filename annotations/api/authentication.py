@@ -2,6 +2,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+import audit
 from annotations.models import ServiceToken
 from annotations.services import TOKEN_PREFIX, hash_token
 
@@ -42,8 +43,21 @@ class ServiceTokenAuthentication(authentication.BaseAuthentication):
             token_hash=hash_token(raw), revoked_at__isnull=True
         ).first()
         if token is None:
+            audit.record(
+                actor=None,
+                action="annotations.service_token_refused",
+                outcome="denied",
+                data={"prefix": raw[:12], "method": request.method, "path": request.path[:200]},
+            )
             raise exceptions.AuthenticationFailed("Invalid or revoked service token.")
         ServiceToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        # Every use is on the trail: which token called what.
+        audit.record(
+            actor=token,
+            action="annotations.service_token_use",
+            target=token,
+            data={"method": request.method, "path": request.path[:200]},
+        )
         return ServicePrincipal(token), token
 
     def authenticate_header(self, request) -> str:

@@ -121,6 +121,17 @@ def finish_processing(world: World):
     return "annotations.donation", donation.pk
 
 
+def use_service_token(world: World):
+    assert world.service.get(f"/api/v1/donations/{world.donation.pk}/").status_code == 200
+    return "annotations.servicetoken", world.service_token.pk
+
+
+def refuse_service_token(world: World):
+    forged = Client(HTTP_AUTHORIZATION="Bearer dt_not-a-real-token")
+    assert forged.get(f"/api/v1/donations/{world.donation.pk}/").status_code == 401
+    return None
+
+
 def create_service_token(world: World):
     call_command("create_service_token", "scanner-app", stdout=io.StringIO())
     return "annotations.servicetoken", ServiceToken.objects.get(name="scanner-app").pk
@@ -154,6 +165,8 @@ ACTS: list[tuple[str, Callable[[World], tuple[str, object] | None]]] = [
     ("annotations.label_revise", revise_label),
     ("annotations.task_skip", skip_task),
     ("annotations.service_token_create", create_service_token),
+    ("annotations.service_token_use", use_service_token),
+    ("annotations.service_token_refused", refuse_service_token),
     ("accounts.sign_in_failed", fail_sign_in),
     ("accounts.sign_out", sign_out),
     ("admin.object_add", add_in_django_admin),
