@@ -43,16 +43,13 @@ def _audit_sign_in(sender, request, user, **kwargs) -> None:
         action="accounts.sign_in",
         target=user,
         data={"methods": methods},
-        ip_address=services.client_ip(request),
     )
 
 
 def _audit_sign_out(sender, request, user, **kwargs) -> None:
     if user is None:
         return
-    audit.record(
-        actor=user, action="accounts.sign_out", target=user, ip_address=services.client_ip(request)
-    )
+    audit.record(actor=user, action="accounts.sign_out", target=user)
 
 
 def _attempted_username(credentials: dict) -> str:
@@ -65,7 +62,6 @@ def _audit_failed(sender, credentials, request=None, **kwargs) -> None:
         actor=None,
         action="accounts.sign_in_failed",
         data={"username": _attempted_username(credentials)},
-        ip_address=services.client_ip(request),
     )
 
 
@@ -89,7 +85,6 @@ def _audit_mfa(action: str, request, user, authenticator, **data) -> None:
         action=action,
         target=user,
         data={"type": getattr(authenticator, "type", ""), **data},
-        ip_address=services.client_ip(request),
     )
 
 

@@ -21,12 +21,6 @@ from annotations.models import ServiceToken
 SECOND_FACTOR_TYPES = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
 
 
-def client_ip(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def user_has_mfa(user) -> bool:
     if not user.is_authenticated:
         return False
@@ -40,7 +34,6 @@ def session_expire(*, request: HttpRequest, reason: str) -> None:
         actor=user if user.is_authenticated else None,
         action="accounts.session_end",
         data={"reason": reason, "username": user.get_username()},
-        ip_address=client_ip(request),
     )
 
 

@@ -23,10 +23,6 @@ from exports.models import ExportFormat, ExportStatus
 from exports.selectors import ExportFilters
 
 
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
 class IsPersonWithSession(BasePermission):
     message = "Sign in as a person; service tokens cannot export."
 
@@ -151,9 +147,7 @@ class ExportArchiveApi(APIView):
         except links.BadLink as exc:
             raise PermissionDenied(str(exc)) from exc
         try:
-            chunks = services.export_open_for_download(
-                user=request.user, export=export, ip_address=_client_ip(request)
-            )
+            chunks = services.export_open_for_download(user=request.user, export=export)
         except services.ExportUnavailable as exc:
             raise NotFound(str(exc)) from exc
         response = StreamingHttpResponse(chunks, content_type="application/x-tar")

@@ -288,7 +288,7 @@ def _delete_archive(name: str) -> None:
 # --- Download -----------------------------------------------------------------------------
 
 
-def export_open_for_download(*, user, export: Export, ip_address: str | None) -> Iterator[bytes]:
+def export_open_for_download(*, user, export: Export) -> Iterator[bytes]:
     """The plaintext tar, decrypted chunk by chunk. Audited before the first byte.
 
     Assumes the caller checked access and a recent re-authentication.
@@ -303,7 +303,6 @@ def export_open_for_download(*, user, export: Export, ip_address: str | None) ->
         action="exports.export_download",
         target=export,
         data={"format": export.format, "sha256": export.sha256},
-        ip_address=ip_address,
     )
     handle = _storage().open(export.archive_name, "rb")
 

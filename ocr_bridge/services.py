@@ -12,7 +12,6 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from ocr.detector import detect_words
 from PIL import Image
 
 import audit
@@ -26,6 +25,7 @@ from annotations.services import (
     donation_start_processing,
     donation_store_crops,
 )
+from ocr.detector import detect_words
 from ocr_bridge.engines import get_engine
 
 logger = logging.getLogger(__name__)

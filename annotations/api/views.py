@@ -19,10 +19,6 @@ from annotations.images import ImageRejected, normalize_image
 from annotations.models import DocumentKind, Label, Task
 
 
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
 class CropSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     index = serializers.IntegerField()
@@ -72,7 +68,6 @@ class DonationCreateApi(APIView):
             source=request.auth,
             kind=serializer.validated_data["kind"],
             image=image,
-            ip_address=client_ip(request),
         )
         return Response(self.OutputSerializer(donation).data, status=status.HTTP_201_CREATED)
 
@@ -214,7 +209,6 @@ class TaskSubmitApi(APIView):
             label = services.label_submit(
                 user=request.user,
                 task_id=task_id,
-                ip_address=client_ip(request),
                 **serializer.validated_data,
             )
         except Task.DoesNotExist as exc:
@@ -281,7 +275,6 @@ class LabelReviseApi(APIView):
             label = services.label_revise(
                 user=request.user,
                 label_id=label_id,
-                ip_address=client_ip(request),
                 **serializer.validated_data,
             )
         except services.LabelConflict as conflict:
@@ -297,7 +290,7 @@ class CropImageApi(APIView):
         crop = selectors.crop_get_for_viewer(user=request.user, crop_id=crop_id)
         if crop is None:
             raise NotFound("No such crop, or it is not leased to you.")
-        png = services.crop_image_read(user=request.user, crop=crop, ip_address=client_ip(request))
+        png = services.crop_image_read(user=request.user, crop=crop)
         response = HttpResponse(png, content_type="image/png")
         response["Cache-Control"] = "no-store"
         response["X-Content-Type-Options"] = "nosniff"

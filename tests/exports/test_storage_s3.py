@@ -34,9 +34,7 @@ def test_a_large_export_streams_into_s3_and_back(s3_storage, labeled, ml_enginee
     stored = s3_storage.get_object(Bucket=BUCKET, Key=export.archive_name)
     assert stored["ContentLength"] > BIG
     assert b"samples.jsonl" not in stored["Body"].read()
-    plain = b"".join(
-        services.export_open_for_download(user=ml_engineer, export=export, ip_address=None)
-    )
+    plain = b"".join(services.export_open_for_download(user=ml_engineer, export=export))
     assert len(plain) == export.size_bytes
     with tarfile.open(fileobj=io.BytesIO(plain)) as tar:
         assert len(tar.extractfile("padding.bin").read()) == BIG
