@@ -89,14 +89,19 @@ def _archivable_range(cutoff) -> tuple[int, int] | None:
     return (first, last) if last >= first else None
 
 
+def _chain_hash_before(first_seq: int, previous: AuditArchive | None) -> str:
+    """What the first archived event links to: the last archive's end, or its own prev_hash."""
+    if previous is not None:
+        return previous.last_chain_hash
+    return (
+        AuditEvent.objects.filter(seq=first_seq).values_list("prev_hash", flat=True).first() or ""
+    )
+
+
 def _build_file(
-    first_seq: int, last_seq: int, previous: AuditArchive | None
+    first_seq: int, last_seq: int, prev_hash: str, previous: AuditArchive | None
 ) -> tuple[bytes, str, int]:
     """Gzip'd archive bytes for the events first_seq..last_seq, their last chain hash, count."""
-    prev_hash = previous.last_chain_hash if previous is not None else ""
-    first_row = AuditEvent.objects.filter(seq=first_seq).values("prev_hash").first()
-    if first_row is not None and previous is None:
-        prev_hash = first_row["prev_hash"]
     header = {
         "format": FORMAT,
         "first_seq": first_seq,
@@ -130,7 +135,8 @@ def archive_older_than(age: timedelta) -> list[AuditArchive]:
     while (span := _archivable_range(cutoff)) is not None:
         first_seq, last_seq = span
         previous = AuditArchive.objects.order_by("-last_seq").first()
-        data, last_hash, count = _build_file(first_seq, last_seq, previous)
+        prev_hash = _chain_hash_before(first_seq, previous)
+        data, last_hash, count = _build_file(first_seq, last_seq, prev_hash, previous)
         name = f"{FOLDER}/{first_seq:015d}-{last_seq:015d}.jsonl.gz"
         storage = _storage()
         if storage.exists(name):
@@ -139,7 +145,7 @@ def archive_older_than(age: timedelta) -> list[AuditArchive]:
         archive = AuditArchive(
             first_seq=first_seq,
             last_seq=last_seq,
-            prev_hash=json.loads(gzip.decompress(data).split(b"\n", 1)[0])["prev_hash"],
+            prev_hash=prev_hash,
             last_chain_hash=last_hash,
             events=count,
             file_name=name,
