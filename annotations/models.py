@@ -111,8 +111,10 @@ class WordCrop(models.Model):
 
 
 class TaskStatus(models.TextChoices):
-    OPEN = "open"
-    DONE = "done"
+    OPEN = "open"  # wants labels
+    DONE = "done"  # has what it needs (accepted, or a reviewer decided)
+    REVIEW = "review"  # the labels disagree: out of the annotators' queue, in review
+    GOLD = "gold"  # a gold item: served now and then, answers are scored, never done
 
 
 class Task(models.Model):
@@ -132,6 +134,13 @@ class Task(models.Model):
         related_name="leased_tasks",
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Whether the current lease was served without the prefill (blind mode), copied
+    # onto the label so the prefill's influence can be measured.
+    lease_blind = models.BooleanField(default=False)
+    # Redundancy: distinct annotators' labels wanted (by confidence band, raised on
+    # disagreement) and given so far. The task returns to the queue until enough.
+    labels_needed = models.PositiveSmallIntegerField(default=1)
+    labels_count = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -141,11 +150,18 @@ class Task(models.Model):
                 condition=Q(status="open"),
                 name="task_queue_idx",
             ),
+            models.Index(fields=["id"], condition=Q(status="gold"), name="task_gold_idx"),
             models.Index(fields=["leased_to", "lease_expires_at"], name="task_lease_idx"),
         ]
 
     def __str__(self) -> str:
         return f"task {self.pk} ({self.status})"
+
+
+class LabelKind(models.TextChoices):
+    ANNOTATION = "annotation"  # an annotator's label, counted by consensus
+    GOLD_ANSWER = "gold_answer"  # an annotator's answer to a gold item: scored only
+    REVIEW = "review"  # a reviewer's fix
 
 
 class Label(models.Model):
@@ -163,6 +179,9 @@ class Label(models.Model):
     elapsed_ms = models.PositiveIntegerField(null=True, blank=True)
     # Chosen by the client so that a retried submission stores one label.
     client_key = models.UUIDField(null=True, blank=True)
+    kind = models.CharField(max_length=12, choices=LabelKind.choices, default=LabelKind.ANNOTATION)
+    # Whether the annotator was shown the prefill (False in blind mode; None: unknown).
+    prefill_shown = models.BooleanField(null=True, blank=True)
     # An annotator's correction of their own earlier label (undo); the earlier one stays.
     revises = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="revision"
@@ -177,7 +196,11 @@ class Label(models.Model):
                 name="label_unique_client_key",
             ),
         ]
-        indexes = [models.Index(fields=["annotator", "-created_at"], name="label_mine_idx")]
+        indexes = [
+            models.Index(fields=["annotator", "-created_at"], name="label_mine_idx"),
+            # "Has this annotator labeled this task?": the lease's NOT EXISTS.
+            models.Index(fields=["task", "annotator"], name="label_task_annotator_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"label {self.pk} on crop {self.crop_id}"

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "annotations",
     "ocr_bridge",
     "exports",
+    "quality",
 ]
 
 MIDDLEWARE = [
