@@ -281,9 +281,11 @@ def seed(*, database: BenchDatabase, crops: int, annotators: int) -> list[Annota
         # rows through Python at all. 1% get a higher priority so that the whole key of
         # task_queue_idx (priority DESC, confidence, id) is exercised.
         cursor.execute(
-            "INSERT INTO annotations_task (crop_id, status, priority, confidence, created_at)"
+            "INSERT INTO annotations_task (crop_id, status, priority, confidence, created_at,"
+            " lease_blind, labels_needed, labels_count)"
             " SELECT id, 'open', CASE WHEN id % 100 = 0 THEN 1 ELSE 0 END,"
-            " COALESCE(prefill_confidence, 0), created_at FROM annotations_wordcrop ORDER BY id"
+            " COALESCE(prefill_confidence, 0), created_at, false, 1, 0"
+            " FROM annotations_wordcrop ORDER BY id"
         )
     connection.commit()
     connection.autocommit = True
@@ -397,7 +399,12 @@ def _rss_kb(pid: int) -> int:
 
 def server_rss_mb(master_pid: int) -> float:
     """VmRSS of the gunicorn master and its workers, summed."""
-    pids = [master_pid]
+    pids = [master_pid, *_children(master_pid)]
+    return sum(_rss_kb(pid) for pid in pids) / 1024
+
+
+def _children(master_pid: int) -> list[int]:
+    pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -406,7 +413,33 @@ def server_rss_mb(master_pid: int) -> float:
                 continue
             if int(stat.rpartition(")")[2].split()[1]) == master_pid:
                 pids.append(int(entry.name))
-    return sum(_rss_kb(pid) for pid in pids) / 1024
+    return pids
+
+
+def _database_backends(database: str) -> list[int]:
+    """PostgreSQL's backend processes serving ``database`` (their title names it)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if title.startswith("postgres: ") and f" {database} " in title:
+                pids.append(int(entry.name))
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # --- The load ---------------------------------------------------------------------------
@@ -443,6 +476,11 @@ class RunResult:
     duplicates: int
     server_rss_mb: float
     client_cpu: float
+    # CPU time of the gunicorn workers plus the database's backends (and of the backends
+    # alone) per cycle: on a machine shared with other work this, not cycles/s, is the
+    # figure to compare.
+    server_cpu_ms_per_cycle: float = float("nan")
+    db_cpu_ms_per_cycle: float = float("nan")
 
     def percentile_ms(self, call: str, share: float) -> float:
         values = sorted(self.latencies[call])
@@ -469,6 +507,8 @@ class RunResult:
             },
             "errors": self.errors,
             "queue_empty": self.empty,
+            "server_cpu_ms_per_cycle": round(self.server_cpu_ms_per_cycle, 2),
+            "db_cpu_ms_per_cycle": round(self.db_cpu_ms_per_cycle, 2),
         }
         return json.dumps(figures)
 
@@ -554,7 +594,8 @@ async def _run_level(
     batch: int,
     seconds: float,
     warmup: float,
-) -> tuple[Loop, float, float]:
+    database: str,
+) -> tuple[Loop, float, float, tuple[float, float]]:
     start = time.perf_counter()
     loop = Loop(measure_from=start + warmup, until=start + warmup + seconds)
     connections = []
@@ -572,6 +613,7 @@ async def _run_level(
             )
         )
     rss = asyncio.create_task(_sample_rss(master_pid, loop.until))
+    cpu = asyncio.create_task(_server_cpu(master_pid, database, loop))
     try:
         await asyncio.gather(
             *(
@@ -583,7 +625,16 @@ async def _run_level(
         for connection in connections:
             await connection.close()
     finished = time.perf_counter()
-    return loop, finished - loop.measure_from, await rss
+    return loop, finished - loop.measure_from, await rss, await cpu
+
+
+async def _server_cpu(master_pid: int, database: str, loop: Loop) -> tuple[float, float]:
+    """CPU seconds of the gunicorn workers and of the database backends, measured time."""
+    await asyncio.sleep(max(0.0, loop.measure_from - time.perf_counter()))
+    workers, backends = _children(master_pid), _database_backends(database)
+    started = cpu_seconds(workers), cpu_seconds(backends)
+    await asyncio.sleep(max(0.0, loop.until - time.perf_counter()))
+    return cpu_seconds(workers) - started[0], cpu_seconds(backends) - started[1]
 
 
 def run_level(
@@ -595,9 +646,10 @@ def run_level(
     batch: int,
     seconds: float,
     warmup: float,
+    database: str,
 ) -> RunResult:
     cpu_started = time.process_time()
-    loop, elapsed, rss = asyncio.run(
+    loop, elapsed, rss, server_cpu = asyncio.run(
         _run_level(
             port=port,
             master_pid=master_pid,
@@ -605,6 +657,7 @@ def run_level(
             batch=batch,
             seconds=seconds,
             warmup=warmup,
+            database=database,
         )
     )
     return RunResult(
@@ -619,6 +672,8 @@ def run_level(
         duplicates=loop.holds.duplicates,
         server_rss_mb=rss,
         client_cpu=(time.process_time() - cpu_started) / (elapsed + warmup),
+        server_cpu_ms_per_cycle=sum(server_cpu) * 1000 / max(1, loop.cycles),
+        db_cpu_ms_per_cycle=server_cpu[1] * 1000 / max(1, loop.cycles),
     )
 
 
@@ -630,6 +685,7 @@ def table(results: list[RunResult]) -> str:
         f"{'annot':>5} {'batch':>5} {'crops':>9} {'cycles/s':>9}"
         f" {'next p50/p95/p99 ms':>21} {'image p50/p95/p99 ms':>21}"
         f" {'submit p50/p95/p99 ms':>22} {'dup':>4} {'err':>4} {'rss MB':>7} {'client cpu':>10}"
+        f" {'cpu ms/cycle (db)':>17}"
     )
     lines = [head, "-" * len(head)]
     for result in results:
@@ -644,6 +700,7 @@ def table(results: list[RunResult]) -> str:
             f" {result.cycles / result.seconds:>9.1f} {' '.join(calls)}"
             f" {result.duplicates:>4} {result.errors:>4} {result.server_rss_mb:>7.0f}"
             f" {result.client_cpu:>9.0%}"
+            f" {result.server_cpu_ms_per_cycle:>9.1f} ({result.db_cpu_ms_per_cycle:.1f})"
         )
     return "\n".join(lines)
 
@@ -772,6 +829,7 @@ def main(argv: list[str] | None = None) -> int:
                     batch=batch,
                     seconds=args.seconds,
                     warmup=args.warmup,
+                    database=database.name,
                 )
                 log.info("run: %s", result.json_line())
                 results.append(result)
