@@ -8,6 +8,7 @@ from annotations import roles
 from annotations.models import (
     Donation,
     Label,
+    LabelKind,
     ServiceToken,
     Skip,
     Task,
@@ -63,16 +64,25 @@ def _may_view_crop(*, user, crop: WordCrop) -> bool:
         return True
     if not roles.can_label(user):
         return False
-    if crop.task_status == TaskStatus.OPEN and crop.task_holder_id == user.pk:
+    if crop.task_status in LEASABLE and crop.task_holder_id == user.pk:
         return True
     return Label.objects.filter(crop_id=crop.pk, annotator=user).exists()
 
 
 def labels_mine(*, user, limit: int) -> QuerySet[Label]:
-    """The annotator's current labels (not those replaced by a correction), newest first."""
-    return Label.objects.filter(annotator=user, revision__isnull=True).order_by(
-        "-created_at", "-id"
-    )[:limit]
+    """The annotator's current labels (not those replaced by a correction), newest first.
+
+    A reviewer's decisions are not among them: they are corrected in review, not by undo.
+    """
+    return (
+        Label.objects.filter(annotator=user, revision__isnull=True)
+        .exclude(kind=LabelKind.REVIEW)
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+# Task states an annotator can hold a lease on: open tasks and gold items.
+LEASABLE = (TaskStatus.OPEN, TaskStatus.GOLD)
 
 
 def task_available(now: datetime) -> Q:
@@ -85,11 +95,34 @@ def task_queue(*, user, now: datetime) -> QuerySet[Task]:
 
     Priority first, then the least confident prefill (the crops the model is least sure
     of teach it most), then age. Walks the partial index ``task_queue_idx`` in order and
-    stops at the LIMIT the caller applies; it never scans all open rows.
+    stops at the LIMIT the caller applies; it never scans all open rows. A task the user
+    skipped or labeled already is passed over (two anti-joins, each an index probe:
+    ``skip_unique_task_annotator``, ``label_task_annotator_idx``), so the k labels of a
+    crop come from k different people.
     """
     return (
         Task.objects.filter(status=TaskStatus.OPEN)
         .filter(task_available(now))
-        .filter(~Exists(Skip.objects.filter(task=OuterRef("pk"), annotator=user)))
+        .filter(_not_passed_by(user))
         .order_by("-priority", "confidence", "id")
+    )
+
+
+def gold_queue(*, user, now: datetime) -> QuerySet[Task]:
+    """Gold items ``user`` has never answered (nor labeled, nor skipped), free to lease.
+
+    Walks the partial index ``task_gold_idx``: as many rows as there are gold items at
+    most, whatever the length of the labeling queue.
+    """
+    return (
+        Task.objects.filter(status=TaskStatus.GOLD)
+        .filter(task_available(now))
+        .filter(_not_passed_by(user))
+        .order_by("id")
+    )
+
+
+def _not_passed_by(user) -> Q:
+    return ~Exists(Skip.objects.filter(task=OuterRef("pk"), annotator=user)) & ~Exists(
+        Label.objects.filter(task=OuterRef("pk"), annotator=user)
     )

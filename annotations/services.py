@@ -6,10 +6,12 @@ events in the same transaction.
 """
 
 import hashlib
+import random
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from celery import current_app
 from django.conf import settings
@@ -23,12 +25,15 @@ from annotations.models import (
     Donation,
     DonationStatus,
     Label,
+    LabelKind,
     ServiceToken,
     Skip,
     Task,
     TaskStatus,
     WordCrop,
 )
+from quality import selectors as quality_selectors
+from quality import services as quality
 
 TOKEN_PREFIX = "dt_"  # noqa: S105  a public prefix that marks our tokens, not a secret
 
@@ -197,9 +202,11 @@ def donation_finish_prefill(
     """Writes prefills, opens one labeling task per crop and marks the donation ready.
 
     All in one transaction under the donation's row lock; a second run finds the
-    donation ready and changes nothing. Returns whether this call did the work.
+    donation ready and changes nothing. Returns whether this call did the work. Each
+    task asks for as many labels as the crop's confidence band needs (``quality``).
     """
     now = timezone.now()
+    qs = quality_selectors.quality_settings()
     with transaction.atomic():
         donation = Donation.objects.select_for_update().filter(pk=donation_id).first()
         if donation is None or donation.status != DonationStatus.PROCESSING:
@@ -225,7 +232,16 @@ def donation_finish_prefill(
             ],
         )
         Task.objects.bulk_create(
-            [Task(crop=crop, confidence=crop.prefill_confidence or 0.0) for crop in crops.values()],
+            [
+                Task(
+                    crop=crop,
+                    confidence=crop.prefill_confidence or 0.0,
+                    labels_needed=quality.labels_needed_for(
+                        crop_id=crop.pk, confidence=crop.prefill_confidence, qs=qs
+                    ),
+                )
+                for crop in crops.values()
+            ],
             ignore_conflicts=True,
         )
         donation.status = DonationStatus.READY
@@ -279,29 +295,34 @@ def donation_withdraw(*, source: ServiceToken, donation_id) -> Donation | None:
 # --- Labeling queue -------------------------------------------------------------------
 
 
-def _lease_fresh(*, user, now, expires, wanted: int) -> None:
-    """Leases up to ``wanted`` available tasks to ``user`` in queue order."""
-    candidates = (
-        selectors.task_queue(user=user, now=now)
-        .select_for_update(skip_locked=True)
-        .values_list("id", flat=True)[:wanted]
-    )
+def _lease_fresh(*, queue, user, now, expires, wanted: int, blind: bool) -> int:
+    """Leases up to ``wanted`` tasks of ``queue`` to ``user`` in its order; returns how many."""
+    candidates = queue.select_for_update(skip_locked=True).values_list("id", flat=True)[:wanted]
     if connection.vendor == "postgresql":
         # The hot path: pick, lock and lease in one statement, one round trip.
         pick_sql, pick_params = candidates.query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {Task._meta.db_table} SET leased_to_id = %s, lease_expires_at = %s "  # noqa: S608  our own compiled SQL; values are parameters
-                f"WHERE id IN ({pick_sql})",
-                [user.pk, expires, *pick_params],
+                f"UPDATE {Task._meta.db_table} SET leased_to_id = %s, lease_expires_at = %s, "  # noqa: S608  our own compiled SQL; values are parameters
+                f"lease_blind = %s WHERE id IN ({pick_sql})",
+                [user.pk, expires, blind, *pick_params],
             )
-        return
+            return cursor.rowcount
     ids = list(candidates)
     # The availability condition again: without row locks (SQLite) this is what stops
     # two concurrent callers from both taking a task.
-    Task.objects.filter(id__in=ids).filter(selectors.task_available(now)).update(
-        leased_to=user, lease_expires_at=expires
+    return (
+        Task.objects.filter(id__in=ids)
+        .filter(selectors.task_available(now))
+        .update(leased_to=user, lease_expires_at=expires, lease_blind=blind)
     )
+
+
+def _gold_slots(*, wanted: int, rate: float) -> int:
+    """How many of ``wanted`` fresh slots are gold items this time (each with ``rate``)."""
+    if rate <= 0:
+        return 0
+    return sum(random.random() < rate for _ in range(wanted))  # noqa: S311  sampling, not security
 
 
 def task_lease_next(*, user, count: int = 1) -> list[Task]:
@@ -310,20 +331,30 @@ def task_lease_next(*, user, count: int = 1) -> list[Task]:
     Assumes the caller checked that ``user`` may label. On PostgreSQL the candidate
     rows are locked with ``FOR UPDATE SKIP LOCKED``, so concurrent callers never wait
     for each other nor get the same task. The order (priority, then lowest prefill
-    confidence, then age) is served by the partial index ``task_queue_idx``.
+    confidence, then age) is served by the partial index ``task_queue_idx``; tasks the
+    user labeled or skipped are passed over. Each fresh slot is a gold item with the
+    project's ``gold_rate`` (one the user never answered), served like any task. In
+    blind mode the lease is marked so (the payload then carries no prefill).
     """
     count = max(1, min(count, settings.TASK_LEASE_MAX_COUNT))
     now = timezone.now()
     expires = now + timedelta(seconds=settings.TASK_LEASE_SECONDS)
+    qs = quality_selectors.quality_settings()
     with transaction.atomic():
         held = Task.objects.filter(
-            status=TaskStatus.OPEN, leased_to=user, lease_expires_at__gte=now
+            status__in=selectors.LEASABLE, leased_to=user, lease_expires_at__gte=now
         ).update(lease_expires_at=expires)
-        if held < count:
-            _lease_fresh(user=user, now=now, expires=expires, wanted=count - held)
+        wanted = count - held
+        lease = partial(_lease_fresh, user=user, now=now, expires=expires, blind=qs.blind_mode)
+        if wanted > 0 and (gold := _gold_slots(wanted=wanted, rate=qs.gold_rate)):
+            wanted -= lease(queue=selectors.gold_queue(user=user, now=now), wanted=gold)
+        if wanted > 0:
+            lease(queue=selectors.task_queue(user=user, now=now), wanted=wanted)
         # Not audited: a lease shows nothing; the image view that follows is.
         return list(
-            Task.objects.filter(status=TaskStatus.OPEN, leased_to=user, lease_expires_at=expires)
+            Task.objects.filter(
+                status__in=selectors.LEASABLE, leased_to=user, lease_expires_at=expires
+            )
             .select_related("crop")
             .order_by("-priority", "confidence", "id")[:count]
         )
@@ -342,7 +373,9 @@ def _label_already_sent(*, user, client_key: uuid.UUID | None) -> Label | None:
 _TASK_FOR_SUBMIT_SQL = f"""
     SELECT task.*,
            (SELECT label.id FROM {Label._meta.db_table} label
-            WHERE label.annotator_id = %s AND label.client_key = %s) AS replayed_id
+            WHERE label.annotator_id = %s AND label.client_key = %s) AS replayed_id,
+           EXISTS (SELECT 1 FROM {Label._meta.db_table} mine
+                   WHERE mine.task_id = task.id AND mine.annotator_id = %s) AS labeled_by_me
     FROM {Task._meta.db_table} task
     WHERE task.id = %s
     FOR UPDATE OF task
@@ -350,20 +383,21 @@ _TASK_FOR_SUBMIT_SQL = f"""
 
 
 def _task_lock_for_submit(*, task_id: int, user, client_key: uuid.UUID | None) -> Task:
-    """The task, row-locked, with ``replayed_id``; raises ``Task.DoesNotExist``."""
-    for task in Task.objects.raw(_TASK_FOR_SUBMIT_SQL, [user.pk, client_key, task_id]):
+    """The task, row-locked, with ``replayed_id`` and ``labeled_by_me``; raises
+    ``Task.DoesNotExist``."""
+    for task in Task.objects.raw(_TASK_FOR_SUBMIT_SQL, [user.pk, client_key, user.pk, task_id]):
         return task
     raise Task.DoesNotExist(f"no task {task_id}")
 
 
 def _taken_by_someone_else(*, task: Task, user, now) -> bool:
-    """Done already, or another annotator holds a lease that has not run out."""
+    """Done (or in review) already, or another annotator holds a lease not run out."""
     held_by_other = (
         task.leased_to_id not in (None, user.pk)
         and task.lease_expires_at is not None
         and task.lease_expires_at >= now
     )
-    return task.status == TaskStatus.DONE or held_by_other
+    return task.status not in selectors.LEASABLE or held_by_other
 
 
 def _label_create(*, unreadable: bool, text: str, **fields) -> Label:
@@ -383,11 +417,14 @@ def label_submit(
     client_key: uuid.UUID | None = None,
     ip_address: str | None = None,
 ) -> Label:
-    """Stores a label and closes the task.
+    """Stores a label; the task returns to the queue until it has its k labels, then the
+    crop's consensus is decided (``quality.services.crop_consensus_decide``).
 
     Assumes the caller checked that ``user`` may label. A retried submission (same
     ``client_key``) returns the label already stored. A label whose lease expired is
-    kept if nobody else labeled the task meanwhile; otherwise ``LabelConflict``.
+    kept if nobody else labeled the task meanwhile; otherwise ``LabelConflict``, as for
+    a second label of the same person. An answer to a gold item is stored (and scored
+    later, off this path) but never completes anything.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -399,6 +436,9 @@ def label_submit(
             raise LabelConflict(
                 "Someone else has labeled or is labeling this word; your label was not stored."
             )
+        if task.labeled_by_me:
+            raise LabelConflict("You have labeled this word already; correct it under Undo.")
+        gold = task.status == TaskStatus.GOLD
         label = _label_create(
             task_id=task.pk,
             crop_id=task.crop_id,
@@ -409,11 +449,25 @@ def label_submit(
             unreadable=unreadable,
             elapsed_ms=elapsed_ms,
             client_key=client_key,
+            kind=LabelKind.GOLD_ANSWER if gold else LabelKind.ANNOTATION,
+            prefill_shown=None if task.leased_to_id != user.pk else not task.lease_blind,
         )
-        task.status = TaskStatus.DONE
         task.leased_to = None
         task.lease_expires_at = None
-        task.save(update_fields=["status", "leased_to", "lease_expires_at"])
+        if not gold:
+            task.labels_count += 1
+            if task.labels_count >= task.labels_needed:
+                labels = [label] if task.labels_count == 1 else None
+                quality.crop_consensus_decide(task=task, labels=labels)
+        task.save(
+            update_fields=[
+                "status",
+                "leased_to",
+                "lease_expires_at",
+                "labels_count",
+                "labels_needed",
+            ]
+        )
         audit.record(
             actor=user,
             action="annotations.label_submit",
@@ -476,9 +530,14 @@ def label_revise(
         existing = _label_already_sent(user=user, client_key=client_key)
         if existing is not None:
             return existing
-        old = Label.objects.select_for_update().get(pk=label_id, annotator=user)
+        old = (
+            Label.objects.select_for_update()
+            .exclude(kind=LabelKind.REVIEW)
+            .get(pk=label_id, annotator=user)
+        )
         if Label.objects.filter(revises=old).exists():
             raise LabelConflict("This label was corrected already; correct the newest version.")
+        # A correction stays what the label was (an annotation, or a gold answer).
         label = _label_create(
             task_id=old.task_id,
             crop_id=old.crop_id,
@@ -490,7 +549,10 @@ def label_revise(
             elapsed_ms=elapsed_ms,
             client_key=client_key,
             revises=old,
+            kind=old.kind,
+            prefill_shown=old.prefill_shown,
         )
+        quality.crop_consensus_after_revision(label=label)
         audit.record(
             actor=user,
             action="annotations.label_revise",

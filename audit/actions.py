@@ -48,6 +48,12 @@ ACTIONS: dict[str, str] = {
     "exports.export_withdrawn": "deleted dataset export {target_id}: {data[reason]}",
     "exports.export_expire": "deleted expired dataset export {target_id}",
     "exports.export_directory": "exported a {data[format]} dataset into a server directory",
+    "quality.review_decide": "reviewed word crop {target_id}: {data[decision]}",
+    "quality.gold_import": "imported {data[count]} gold answer(s)",
+    "quality.annotator_flagged": (
+        "flagged annotator {target_id} below the reliability bar "
+        "({data[sent_to_review]} label(s) sent to review)"
+    ),
 }
 
 

@@ -283,6 +283,9 @@ CELERY_BEAT_SCHEDULE = {
     "audit-anchor": {"task": "audit.write_anchor", "schedule": crontab(minute="*/5")},
     "audit-archive": {"task": "audit.archive_old_events", "schedule": crontab(hour=3, minute=17)},
     "exports-expire": {"task": "exports.expire", "schedule": crontab(minute=23)},
+    # Label quality: annotator statistics off the annotator's path; queue depth for its chart.
+    "quality-stats": {"task": "quality.refresh_stats", "schedule": crontab(minute="*/10")},
+    "quality-queue": {"task": "quality.snapshot_queue", "schedule": crontab(minute="*/5")},
 }
 
 # --- Cache: shared across processes in production (Redis), local otherwise.

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from annotations import views as annotation_views
 from dropturk.health import healthz
+from quality import views as quality_views
 
 urlpatterns = [
     path("", annotation_views.home, name="home"),
@@ -12,8 +13,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("annotations.api.urls")),
     path("api/v1/", include("exports.urls")),  # dataset exports (ML engineers)
+    path("api/v1/", include("quality.urls")),  # the review queue (reviewers)
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("audit/", include("audit.urls")),  # the admin's pages of the audit trail
     path("exports/", include("exports.page_urls")),  # the ML engineers' exports page
     path("label/", annotation_views.label_page, name="label"),
+    path("review/", quality_views.review_page, name="review"),
+    path("quality/", include("quality.page_urls")),  # label quality metrics, detector feedback
 ]

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, F, FloatField, OuterRef, QuerySet, Value
+from django.db.models import F, QuerySet
 
 from annotations import roles
 from annotations.models import DocumentKind, DonationStatus, Label, TaskStatus
 from exports.models import Export
+from quality.models import ConsensusState
 
 FLAGS = ("rotated", "non_english", "unreadable")
 SPLITS = ("train", "validation", "test")
@@ -154,21 +155,21 @@ class ExportRow:
 def accepted_labels() -> QuerySet[Label]:
     """The label each exportable crop is exported with, annotated ``consensus_confidence``.
 
-    Until consensus (issue 7) decides, "accepted" means: the crop's task is done and the
-    crop has a current label, the newest one that no later label revises; its consensus
-    confidence is 1.0. Issue 7 replaces the body of this function (and only it) with the
-    consensus result. Withdrawn donations are excluded here as well as by withdrawal
-    deleting their labels, so that neither alone can let one through.
+    A crop is exportable when its consensus (``quality.models.CropConsensus``) is
+    accepted: by agreeing annotators, the label is the earliest current one giving the
+    consensus answer; by a reviewer, the reviewer's label. The consensus row names that
+    label and carries the confidence. Withdrawn donations are excluded here as well as by
+    withdrawal deleting their labels, so that neither alone can let one through.
     """
-    newer_current = Label.objects.filter(
-        crop=OuterRef("crop"), revision__isnull=True, id__gt=OuterRef("id")
-    )
     return (
-        Label.objects.filter(revision__isnull=True, crop__task__status=TaskStatus.DONE)
+        Label.objects.filter(
+            revision__isnull=True,
+            consensus_of__state=ConsensusState.ACCEPTED,
+            crop__task__status__in=(TaskStatus.DONE, TaskStatus.GOLD),
+        )
         .exclude(crop__donation__status=DonationStatus.WITHDRAWN)
         .exclude(crop__donation__wrapped_key__isnull=True)
-        .exclude(Exists(newer_current))
-        .annotate(consensus_confidence=Value(1.0, output_field=FloatField()))
+        .annotate(consensus_confidence=F("consensus_of__confidence"))
     )
 
 

@@ -16,7 +16,7 @@ from annotations.api.permissions import (
     IsPerson,
 )
 from annotations.images import ImageRejected, normalize_image
-from annotations.models import DocumentKind, Label, Task
+from annotations.models import DocumentKind, Label, LabelKind, Task
 
 
 class CropSerializer(serializers.Serializer):
@@ -110,20 +110,30 @@ class DonationDetailApi(APIView):
 
 
 class TaskSerializer(serializers.Serializer):
+    """A leased task. Gold items look exactly like any other task (no field tells them
+    apart); in blind mode the prefill is left out (empty text, no confidences)."""
+
     id = serializers.IntegerField()
     crop_id = serializers.IntegerField()
     image_url = serializers.SerializerMethodField()
-    prefill_text = serializers.CharField(source="crop.prefill_text")
-    prefill_confidence = serializers.FloatField(source="crop.prefill_confidence", allow_null=True)
-    prefill_char_confidences = serializers.ListField(
-        source="crop.prefill_char_confidences", child=serializers.FloatField()
-    )
+    prefill_text = serializers.SerializerMethodField()
+    prefill_confidence = serializers.SerializerMethodField()
+    prefill_char_confidences = serializers.SerializerMethodField()
     width = serializers.IntegerField(source="crop.width")
     height = serializers.IntegerField(source="crop.height")
     lease_expires_at = serializers.DateTimeField()
 
     def get_image_url(self, task: Task) -> str:
         return f"/api/v1/crops/{task.crop_id}/image"
+
+    def get_prefill_text(self, task: Task) -> str:
+        return "" if task.lease_blind else task.crop.prefill_text
+
+    def get_prefill_confidence(self, task: Task) -> float | None:
+        return None if task.lease_blind else task.crop.prefill_confidence
+
+    def get_prefill_char_confidences(self, task: Task) -> list[float]:
+        return [] if task.lease_blind else task.crop.prefill_char_confidences
 
 
 class TaskNextApi(APIView):
@@ -150,6 +160,13 @@ class TaskNextApi(APIView):
         return Response(self.OutputSerializer({"tasks": tasks}).data)
 
 
+def reject_control_characters(value: str) -> str:
+    """A typed word never holds control characters (tabs, NUL, newlines...)."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise serializers.ValidationError("Text must not contain control characters.")
+    return value
+
+
 class LabelInputSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=True)
     rotated = serializers.BooleanField(default=False)
@@ -161,9 +178,7 @@ class LabelInputSerializer(serializers.Serializer):
     client_key = serializers.UUIDField(required=False, allow_null=True)
 
     def validate_text(self, value: str) -> str:
-        if any(ord(char) < 32 or ord(char) == 127 for char in value):
-            raise serializers.ValidationError("Text must not contain control characters.")
-        return value
+        return reject_control_characters(value)
 
     def validate(self, attrs):
         if not attrs["text"] and not attrs["unreadable"]:
@@ -269,7 +284,8 @@ class LabelReviseApi(APIView):
     def post(self, request, label_id: int):
         serializer = LabelInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if not Label.objects.filter(pk=label_id, annotator=request.user).exists():
+        mine = Label.objects.filter(pk=label_id, annotator=request.user)
+        if not mine.exclude(kind=LabelKind.REVIEW).exists():
             raise NotFound("No such label of yours.")
         try:
             label = services.label_revise(

@@ -114,6 +114,13 @@ PROJECT_ROUTES: dict[str, dict[str, int]] = {
     "exports:page": only({ML}, 200, others=404),
     # re-authentication first, then the export (someone else's here) is looked up
     "exports:download": only({ML}, 302, others=404),
+    # label quality: the review queue (reviewers), metrics (reviewers, admins), detector
+    # feedback (ML engineers, reviewers); the API's routes answer POST only
+    "review": only({REVIEWER}, 200, others=404),
+    "review-next": only({REVIEWER}, 405, others=404),
+    "review-decide": only({REVIEWER}, 405, others=404),
+    "quality:metrics": only({REVIEWER, ADMIN}, 200, others=404),
+    "quality:detector-feedback": only({ML, REVIEWER}, 200, others=404),
 }
 
 

@@ -4,21 +4,19 @@ import pytest
 from django.contrib.auth.models import Group
 
 from annotations import roles
-from annotations.models import Label, Task, TaskStatus
+from annotations.models import Task
+from annotations.services import label_submit
 from tests import factories
 
 
 def label_all(donation, *, annotator, texts=None, **flags):
-    """Labels every crop of ``donation`` (``texts`` in crop order) and closes its tasks."""
+    """Labels every crop of ``donation`` (``texts`` in crop order) through ``label_submit``,
+    each task asking for one label, so that consensus accepts every crop."""
+    Task.objects.filter(crop__donation=donation).update(labels_needed=1)
     labels = []
     for crop in donation.crops.order_by("index"):
-        task = Task.objects.get(crop=crop)
         text = texts[crop.index] if texts else f"word{crop.index}"
-        labels.append(
-            Label.objects.create(task=task, crop=crop, annotator=annotator, text=text, **flags)
-        )
-        task.status = TaskStatus.DONE
-        task.save(update_fields=["status"])
+        labels.append(label_submit(user=annotator, task_id=crop.task.pk, text=text or "", **flags))
     return labels
 
 

@@ -155,15 +155,14 @@ def test_coco_text_boxes_sit_on_their_pages(tmp_path, ml_engineer, labeled):
 
 def test_manifest_counts_lint_and_lineage(tmp_path, ml_engineer, labeled, annotator):
     from annotations.models import Label
+    from annotations.services import label_revise
 
     crop = labeled[0].crops.get(index=1)
     first = Label.objects.get(crop=crop)
-    Label.objects.create(task=first.task, crop=crop, annotator=annotator, text="", revises=first)
+    label_revise(user=annotator, label_id=first.pk, text="")
     crop = labeled[0].crops.get(index=2)
     first = Label.objects.get(crop=crop)
-    Label.objects.create(
-        task=first.task, crop=crop, annotator=annotator, text="ça" + "x" * 40, revises=first
-    )
+    label_revise(user=annotator, label_id=first.pk, text="ça" + "x" * 40)
 
     manifest = manifest_of(export_into(tmp_path, "jsonl", ml_engineer))
 
@@ -222,12 +221,11 @@ def test_labels_a_text_format_cannot_hold_are_left_out_and_noted(
     tmp_path, ml_engineer, labeled, annotator
 ):
     from annotations.models import Label
+    from annotations.services import label_revise
 
     crop = labeled[0].crops.get(index=0)
     first = Label.objects.get(crop=crop)
-    Label.objects.create(
-        task=first.task, crop=crop, annotator=annotator, text="two\twords", revises=first
-    )
+    label_revise(user=annotator, label_id=first.pk, text="two\twords")
 
     out = export_into(tmp_path, "paddleocr", ml_engineer)
 

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from annotations.models import Label, Task, TaskStatus
-from annotations.services import donation_withdraw
+from annotations.services import donation_withdraw, label_revise
 from exports.selectors import ExportFilters, export_rows, split_of
 from tests import factories
 from tests.exports.conftest import label_all
@@ -21,9 +21,7 @@ def rows(**filters):
 def test_one_row_per_labeled_crop_with_its_newest_unrevised_label(labeled, annotator):
     crop = labeled[0].crops.get(index=0)
     first = Label.objects.get(crop=crop)
-    Label.objects.create(
-        task=first.task, crop=crop, annotator=annotator, text="fixed", revises=first
-    )
+    label_revise(user=annotator, label_id=first.pk, text="fixed")
 
     exported = rows()
 
