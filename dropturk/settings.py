@@ -311,6 +311,19 @@ OCR_ENGINE = os.environ.get("OCR_ENGINE", "crnn")
 # pipeline again; after OCR_MAX_ATTEMPTS it is marked failed.
 OCR_STALLED_AFTER_SECONDS = int(os.environ.get("OCR_STALLED_AFTER_SECONDS", "900"))
 OCR_MAX_ATTEMPTS = 3
+# Crops the orientation classifier is this sure are turned are turned back before reading.
+OCR_ORIENTATION_MIN_CONFIDENCE = float(os.environ.get("OCR_ORIENTATION_MIN_CONFIDENCE", "0.9"))
+
+# --- The learning loop (ocr_bridge.learning). A retrained model better than its parent by
+# this much (case-insensitive accuracy on the frozen test split) is promoted by itself;
+# unset: only by an ML engineer. Only with at least MODEL_AUTO_PROMOTE_MIN_CROPS crops there.
+MODEL_AUTO_PROMOTE_MARGIN = (
+    float(os.environ["MODEL_AUTO_PROMOTE_MARGIN"])
+    if os.environ.get("MODEL_AUTO_PROMOTE_MARGIN")
+    else None
+)
+MODEL_AUTO_PROMOTE_MIN_CROPS = int(os.environ.get("MODEL_AUTO_PROMOTE_MIN_CROPS", "200"))
+MODEL_REPREFILL_BATCH = 256  # unlabeled crops read again per task after a promotion
 
 # --- Labeling queue.
 TASK_LEASE_SECONDS = int(os.environ.get("TASK_LEASE_SECONDS", "600"))
