@@ -48,6 +48,21 @@ ACTIONS: dict[str, str] = {
     "exports.export_withdrawn": "deleted dataset export {target_id}: {data[reason]}",
     "exports.export_expire": "deleted expired dataset export {target_id}",
     "exports.export_directory": "exported a {data[format]} dataset into a server directory",
+    "ocr_bridge.model_retrain_request": "started retraining the recognizer as {data[name]}",
+    "ocr_bridge.training_crops_read": (
+        "decrypted {data[count]} crop(s) of {data[documents]} document(s) to train and "
+        "evaluate model {target_id}"
+    ),
+    "ocr_bridge.model_register": (
+        "registered model {data[name]}: frozen-split accuracy {data[accuracy]} "
+        "(parent {data[parent]}: {data[parent_accuracy]})"
+    ),
+    "ocr_bridge.model_failed": "training model {data[name]} failed: {data[reason]}",
+    "ocr_bridge.model_promote": "promoted model {data[name]} ({data[how]})",
+    "ocr_bridge.crops_reprefill": (
+        "read {data[count]} unlabeled crop(s) of {data[documents]} document(s) again "
+        "with model {data[name]}"
+    ),
     "quality.review_decide": "reviewed word crop {target_id}: {data[decision]}",
     "quality.gold_import": "imported {data[count]} gold answer(s)",
     "quality.annotator_flagged": (
