@@ -123,6 +123,8 @@ def gold_queue(*, user, now: datetime) -> QuerySet[Task]:
 
 
 def _not_passed_by(user) -> Q:
+    """Neither skipped nor labeled by ``user``: per candidate row, a probe of
+    ``skip_unique_task_annotator`` and one of ``label_task_annotator_idx``."""
     return ~Exists(Skip.objects.filter(task=OuterRef("pk"), annotator=user)) & ~Exists(
         Label.objects.filter(task=OuterRef("pk"), annotator=user)
     )

@@ -124,11 +124,15 @@ def _decide(*, labels: list[Label], qs: QualitySettings):
         result.flags["unreadable"],
     )
     chosen = next((label for label in labels if _answer(label) == answer), None)
+    typed = {_answer(label)[0] for label in labels}
+    if result.text not in typed:
+        # The character vote made a word nobody typed: a person decides, not the vote.
+        return result, Decision(ConsensusState.NEEDS_REVIEW, ReviewReason.SYNTHESIZED), None
     if not result.accepted:
         reason = ReviewReason.FLAGS if _flags_split(votes, weights) else ReviewReason.DISAGREEMENT
         return result, Decision(ConsensusState.NEEDS_REVIEW, reason, escalate=True), None
     if chosen is None:
-        # The character vote (or the separate flag votes) made an answer nobody gave.
+        # The flags, voted apart from the text, make an answer nobody gave.
         return result, Decision(ConsensusState.NEEDS_REVIEW, ReviewReason.SYNTHESIZED), None
     reliable_agreeing = sum(
         1
