@@ -14,10 +14,12 @@ urlpatterns = [
     path("api/v1/", include("annotations.api.urls")),
     path("api/v1/", include("exports.urls")),  # dataset exports (ML engineers)
     path("api/v1/", include("quality.urls")),  # the review queue (reviewers)
+    path("api/v1/", include("ocr_bridge.urls")),  # the model registry (ML engineers)
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("audit/", include("audit.urls")),  # the admin's pages of the audit trail
     path("exports/", include("exports.page_urls")),  # the ML engineers' exports page
     path("label/", annotation_views.label_page, name="label"),
+    path("models/", include("ocr_bridge.page_urls")),  # the model page (ML engineers, admins)
     path("review/", quality_views.review_page, name="review"),
     path("quality/", include("quality.page_urls")),  # label quality metrics, detector feedback
 ]

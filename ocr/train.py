@@ -2,6 +2,8 @@
 
     python -m ocr.train --out var/train --export ocr/recognition/weights/crnn.pt
     python -m ocr.train --finetune crops/ --init ocr/recognition/weights/crnn.pt --steps 500
+    python -m ocr.train --finetune crops/ --init ocr/recognition/weights/crnn.pt --steps 400 \
+        --synthetic-share 0.25 --augment --freeze-features --learning-rate 1e-3
 
 Every option is a field of `ocr.recognition.training.TrainConfig`; the defaults are the
 shipped model's. Run it again with the same --out to resume from its last checkpoint.
@@ -32,6 +34,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument("--device", default=defaults.device, help='"auto", "cpu" or "cuda"')
     parser.add_argument("--no-resume", dest="resume", action="store_false")
+    parser.add_argument(
+        "--synthetic-share",
+        type=float,
+        default=defaults.synthetic_share,
+        help="fine-tuning: share of each batch drawn from synthetic words, against forgetting",
+    )
+    parser.add_argument(
+        "--freeze-features", action="store_true", help="fine-tuning: train the BiLSTM and head only"
+    )
+    parser.add_argument("--augment", action="store_true", help="fine-tuning: jitter real crops")
     return parser
 
 

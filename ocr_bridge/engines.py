@@ -231,18 +231,24 @@ class CrnnEngine:
     """Our CNN → BiLSTM → CTC word recognizer (`ocr.recognition`), batched on the CPU.
 
     The version names the weights file by the start of its SHA-256, so a prefill says
-    exactly which model made it. One thread by default: Celery runs one worker process
-    per core, and more threads per process would only fight over the same cores.
+    exactly which model made it; the registry passes its own (`name/sha`) for weights it
+    decrypted into memory (`ocr_bridge.weights`). One thread by default: Celery runs one
+    worker process per core, and more threads per process would only fight over the
+    same cores.
     """
 
     name = "crnn"
 
-    def __init__(self, *, weights: Path | None = None, threads: int = 1) -> None:
+    def __init__(
+        self, *, weights: Path | bytes | None = None, threads: int = 1, version: str = ""
+    ) -> None:
         # Imported here so that a process reading with Tesseract never loads torch.
         from ocr.recognition.predictor import DEFAULT_WEIGHTS, Predictor
 
-        self._predictor = Predictor(weights or DEFAULT_WEIGHTS, threads=threads)
-        self.version = f"synth-1/{self._predictor.weights_sha256[:12]}"
+        self._predictor = Predictor(
+            weights if weights is not None else DEFAULT_WEIGHTS, threads=threads
+        )
+        self.version = version or f"synth-1/{self._predictor.weights_sha256[:12]}"
         self._lock = threading.Lock()  # one batch at a time: torch's thread count is global
 
     def recognize(self, crops: Sequence[Image.Image]) -> list[Recognition]:

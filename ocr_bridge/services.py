@@ -4,9 +4,13 @@ Workers decrypt into memory only; nothing plain touches the disk (invariant 1).
 Each step is safe to run twice: state lives in the donation's row, read under its lock.
 """
 
+from __future__ import annotations
+
 import io
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
@@ -26,7 +30,11 @@ from annotations.services import (
     donation_store_crops,
 )
 from ocr.detector import detect_words
-from ocr_bridge.engines import get_engine
+from ocr_bridge import weights
+from ocr_bridge.engines import OcrEngine, Recognition, get_engine
+
+if TYPE_CHECKING:
+    from ocr.orientation.predictor import OrientationClassifier
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +75,37 @@ def donation_detect_words(*, donation_id: str) -> bool:
     return True
 
 
+def recognize_upright(
+    engine: OcrEngine, orientation: OrientationClassifier | None, images: Sequence[Image.Image]
+) -> list[Recognition]:
+    """Turns crops upright where the orientation classifier is sure, then reads them."""
+    if not images:
+        return []
+    if orientation is not None:
+        images, _ = orientation.upright(
+            list(images), min_confidence=settings.OCR_ORIENTATION_MIN_CONFIDENCE
+        )
+    return engine.recognize(images)
+
+
+def prefill_readers() -> tuple[OcrEngine, OrientationClassifier | None]:
+    """The engine that pre-fills (crnn: the active model version's) and the orientation
+    classifier that turns crops upright before it reads them."""
+    active = weights.active_version()
+    if settings.OCR_ENGINE == "crnn":
+        engine: OcrEngine = weights.engine_for(active)
+    else:
+        engine = get_engine(settings.OCR_ENGINE)
+    return engine, weights.orientation_for(active)
+
+
 def donation_prefill(*, donation_id: str) -> bool:
     """Runs the configured OCR engine over every crop and marks the donation ready."""
     donation = Donation.objects.filter(pk=donation_id, status=DonationStatus.PROCESSING).first()
     if donation is None:
         return False
     crops = list(donation.crops.order_by("index"))
-    engine = get_engine(settings.OCR_ENGINE)
+    engine, orientation = prefill_readers()
     data_key = blobs.data_key_for(donation)
     with transaction.atomic():
         audit.record(
@@ -93,7 +125,8 @@ def donation_prefill(*, donation_id: str) -> bool:
             )
             for crop in batch
         ]
-        for crop, result in zip(batch, engine.recognize(images), strict=True):
+        results = recognize_upright(engine, orientation, images)
+        for crop, result in zip(batch, results, strict=True):
             prefills.append(
                 Prefill(
                     crop_id=crop.pk,

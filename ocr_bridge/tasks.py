@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import OperationalError
 
 from annotations.services import donation_fail
-from ocr_bridge import services
+from ocr_bridge import learning, services
 
 logger = logging.getLogger(__name__)
 
@@ -52,3 +52,26 @@ def requeue_stalled_donations() -> None:
         detect_words.delay(donation_id)
     if retry or failed:
         logger.warning("stalled donations: %d requeued, %d failed", len(retry), len(failed))
+
+
+# --- The learning loop ------------------------------------------------------------------
+
+
+# Retraining runs for minutes: late acks would let a lost worker's task be delivered
+# again, and `learning.model_retrain` ignores a second delivery while the first is alive.
+@shared_task(name="ocr_bridge.retrain", acks_late=True)
+def retrain(version_id: int) -> None:
+    learning.model_retrain(version_id=version_id)
+
+
+@shared_task(name="ocr_bridge.reprefill_crops", bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def reprefill_crops(self, version_id: int) -> None:
+    """One batch of unlabeled crops read with the promoted model, then the next batch."""
+    try:
+        done = learning.crops_reprefill_batch(
+            version_id=version_id, batch_size=settings.MODEL_REPREFILL_BATCH
+        )
+    except TRANSIENT_ERRORS as exc:
+        raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc
+    if done >= settings.MODEL_REPREFILL_BATCH:
+        reprefill_crops.delay(version_id)

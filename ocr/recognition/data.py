@@ -1,7 +1,11 @@
-"""Datasets the training loop reads: synthetic crops by seed, or a folder with labels.tsv.
+"""Datasets the training loop reads: synthetic crops by seed, or labelled real crops.
 
 A synthetic item is a pure function of its index, so a run restarted at step k reads the
-very batches it would have read; a folder of labelled crops is the fine-tuning source.
+very batches it would have read. Labelled crops (a folder with labels.tsv, or images held
+in memory: the platform's decrypted crops never touch the disk) are the fine-tuning
+source; `FineTuneMix` interleaves them with synthetic words against forgetting, and
+`jitter` varies them (margins, scale, blur, contrast) so that a few thousand real crops
+can be read many times without being learnt by heart.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
@@ -16,6 +21,7 @@ from torch.utils.data import Dataset
 
 from ocr.recognition.charset import Charset
 from ocr.recognition.preprocess import batch_tensor, normalize, to_gray
+from ocr.synth import transforms
 from ocr.synth.render import render_sample
 
 Item = tuple[np.ndarray, list[int]]
@@ -47,21 +53,129 @@ def read_labels(folder: Path) -> list[tuple[Path, str]]:
     return rows
 
 
-class LabelledFolder(Dataset[Item]):
-    """Crops named in a labels.tsv, for fine-tuning on real, accepted labels."""
+class LabelledImages(Dataset[Item]):
+    """Gray crops (uint8 H × W) with their texts, held in memory.
 
-    def __init__(self, charset: Charset, folder: Path) -> None:
+    With `augment_seed`, item i is jittered by its own seeded generator (`jitter`), so an
+    epoch's items differ from the last one's and a resumed run still reads the same ones.
+    """
+
+    def __init__(
+        self,
+        charset: Charset,
+        images: list[np.ndarray],
+        texts: list[str],
+        *,
+        augment_seed: int | None = None,
+    ) -> None:
+        if len(images) != len(texts):
+            raise ValueError("one text per image")
         self.charset = charset
-        self.rows = read_labels(folder)
+        self.images = images
+        self.texts = texts
+        self.augment_seed = augment_seed
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.images)
+
+    def gray(self, index: int) -> np.ndarray:
+        return self.images[index]
 
     def __getitem__(self, index: int) -> Item:
-        path, text = self.rows[index]
-        with Image.open(path) as image:
-            gray = to_gray(image)
-        return normalize(gray), self.charset.encode(text)
+        return self.item(index)
+
+    def item(self, index: int, *, draw: int = 0) -> Item:
+        """Item `index`; `draw` tells repeated reads of it apart (their jitter differs)."""
+        gray = self.gray(index)
+        if self.augment_seed is not None:
+            gray = jitter(np.random.default_rng((self.augment_seed, index, draw)), gray)
+        return normalize(gray), self.charset.encode(self.texts[index])
+
+
+class LabelledFolder(LabelledImages):
+    """Crops named in a labels.tsv, read from the folder when needed."""
+
+    def __init__(self, charset: Charset, folder: Path, *, augment_seed: int | None = None):
+        rows = read_labels(folder)
+        self.charset = charset
+        self.paths = [path for path, _ in rows]
+        self.texts = [text for _, text in rows]
+        self.augment_seed = augment_seed
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def gray(self, index: int) -> np.ndarray:
+        with Image.open(self.paths[index]) as image:
+            return to_gray(image)
+
+
+def jitter(rng: np.random.Generator, gray: np.ndarray) -> np.ndarray:
+    """A real crop varied the way another detector box or another scan would vary it:
+    margins moved by a few pixels, resolution, blur, contrast, noise, JPEG."""
+    pixels = gray.astype(np.float32)
+    height, width = pixels.shape
+    if height >= 8 and width >= 8:
+        reach = max(1, round(0.12 * height))
+        top, bottom, left, right = (int(v) for v in rng.integers(-reach, reach + 1, 4))
+        pad = max(0, -top, -bottom, -left, -right)
+        if pad:
+            pixels = cv2.copyMakeBorder(pixels, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        top, bottom, left, right = top + pad, bottom + pad, left + pad, right + pad
+        cut = pixels[top : pixels.shape[0] - bottom, left : pixels.shape[1] - right]
+        if cut.shape[0] >= 4 and cut.shape[1] >= 4:
+            pixels = cut
+    for step, chance in ((transforms.low_resolution, 0.25), (transforms.blur, 0.2)):
+        if rng.random() < chance:
+            pixels = step(rng, pixels)
+    if rng.random() < 0.4:
+        pixels = transforms.contrast(rng, pixels)
+    if rng.random() < 0.3:
+        pixels = transforms.noise(rng, pixels)
+    if rng.random() < 0.15:
+        pixels = transforms.jpeg(rng, pixels)
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+class FineTuneMix(Dataset[Item]):
+    """Batch after batch of `batch_size` items: `real_per_batch` real crops (epochs over
+    them in a seeded order), then synthetic words, so that every batch reminds the
+    network of what it read before the real crops came (against forgetting)."""
+
+    def __init__(
+        self,
+        real: LabelledImages,
+        synthetic: SyntheticWords,
+        *,
+        batches: int,
+        batch_size: int,
+        real_per_batch: int,
+        seed: int,
+    ) -> None:
+        if not 0 < real_per_batch <= batch_size:
+            raise ValueError("a fine-tuning batch needs at least one real crop")
+        if len(real) == 0:
+            raise ValueError("no labelled crops to fine-tune on")
+        self.real = real
+        self.synthetic = synthetic
+        self.batches = batches
+        self.batch_size = batch_size
+        self.real_per_batch = real_per_batch
+        generator = np.random.default_rng(seed)
+        needed = batches * real_per_batch
+        epochs = needed // len(real) + 1
+        self.order = np.concatenate([generator.permutation(len(real)) for _ in range(epochs)])
+
+    def __len__(self) -> int:
+        return self.batches * self.batch_size
+
+    def __getitem__(self, index: int) -> Item:
+        batch, position = divmod(index, self.batch_size)
+        if position < self.real_per_batch:
+            drawn = batch * self.real_per_batch + position
+            return self.real.item(int(self.order[drawn]), draw=drawn // len(self.real))
+        synthetic_per_batch = self.batch_size - self.real_per_batch
+        return self.synthetic[batch * synthetic_per_batch + position - self.real_per_batch]
 
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]

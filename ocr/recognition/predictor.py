@@ -8,6 +8,7 @@ little padding is computed; results come back in the caller's order.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,9 +27,11 @@ logger = logging.getLogger(__name__)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "crnn.pt"
 
 
-def load_model(path: Path) -> tuple[Crnn, Charset]:
-    """The network and charset stored in a weights file written by `save_weights`."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+def load_model(weights: Path | bytes) -> tuple[Crnn, Charset]:
+    """The network and charset stored in a weights file written by `save_weights`
+    (a path, or the file's bytes: weights decrypted in memory)."""
+    source = io.BytesIO(weights) if isinstance(weights, bytes) else weights
+    payload = torch.load(source, map_location="cpu", weights_only=True)
     charset = Charset(payload["charset"])
     config = payload["config"]
     model = Crnn(
@@ -43,24 +46,30 @@ def load_model(path: Path) -> tuple[Crnn, Charset]:
     return model.eval(), charset
 
 
-def save_weights(model: Crnn, charset: Charset, path: Path) -> None:
-    """The shippable file: shape, charset and float32 weights, nothing of the optimizer."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def weights_bytes(model: Crnn, charset: Charset) -> bytes:
+    """The shippable file's content: shape, charset and float32 weights, no optimizer."""
     state = {key: value.detach().cpu().float() for key, value in model.state_dict().items()}
     payload = {"config": model.config.to_dict(), "charset": charset.characters, "state_dict": state}
-    torch.save(payload, path)
+    out = io.BytesIO()
+    torch.save(payload, out)
+    return out.getvalue()
 
 
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def save_weights(model: Crnn, charset: Charset, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(weights_bytes(model, charset))
+
+
+def file_digest(path: Path | bytes) -> str:
+    return hashlib.sha256(path if isinstance(path, bytes) else path.read_bytes()).hexdigest()
 
 
 class Predictor:
-    """Reads word crops with a trained CRNN on the CPU."""
+    """Reads word crops with a trained CRNN on the CPU (weights: a file or its bytes)."""
 
     def __init__(
         self,
-        weights: Path = DEFAULT_WEIGHTS,
+        weights: Path | bytes = DEFAULT_WEIGHTS,
         *,
         threads: int = 1,
         batch_size: int = 64,

@@ -4,6 +4,13 @@ Deterministic for a seed on one device (cuDNN's nondeterministic kernels are off
 a checkpoint every `checkpoint_every` steps holds model, optimizer, schedule and step,
 and a run started again with the same output folder resumes from it and reads the same
 batches. CPU by default; a GPU is used when one is present and `device` is "auto".
+
+Fine-tuning starts from trained weights and reads labelled real crops (a folder, or
+images in memory: `fit(..., finetune=...)`), optionally mixed with synthetic words in
+every batch (`synthetic_share`, against forgetting), jittered (`augment`), and with the
+convolutional features frozen (`freeze_features`: only the BiLSTM and the head learn,
+three times faster per step on a CPU). Without `out_dir` nothing is written to disk:
+the platform retrains on donated crops and keeps the weights encrypted itself.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import itertools
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,9 +30,20 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from ocr.recognition.charset import Charset
 from ocr.recognition.ctc import greedy_decode
-from ocr.recognition.data import Item, LabelledFolder, SyntheticWords, WidthBuckets, collate
+from ocr.recognition.data import (
+    FineTuneMix,
+    Item,
+    LabelledFolder,
+    LabelledImages,
+    SyntheticWords,
+    WidthBuckets,
+    collate,
+)
 from ocr.recognition.model import Crnn, CrnnConfig
 from ocr.recognition.predictor import load_model, save_weights
+
+# Called after every step with (step, steps, seconds left): progress for a page or a log.
+Progress = Callable[[int, int, float], None]
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +55,7 @@ BATCHES_PER_RUN = 8  # batches rendered together and grouped by width
 class TrainConfig:
     """Everything that decides a run; the defaults reproduce the shipped weights."""
 
-    out_dir: Path = Path("var/train")
+    out_dir: Path | None = Path("var/train")  # None: no checkpoints, no files at all
     export: Path | None = None  # where the final weights file goes (besides out_dir)
     seed: int = 0
     steps: int = 6000
@@ -57,6 +76,10 @@ class TrainConfig:
     finetune_dir: Path | None = None  # a folder + labels.tsv: fine-tune on those crops
     init_weights: Path | None = None  # start from these weights (fine-tuning)
     resume: bool = True
+    # Fine-tuning only: the share of each batch drawn from synthetic words (0: none).
+    synthetic_share: float = 0.0
+    freeze_features: bool = False  # fine-tuning: train only the BiLSTM and the head
+    augment: bool = False  # fine-tuning: jitter the real crops (margins, scale, blur, ...)
 
 
 def _device(name: str) -> torch.device:
@@ -80,23 +103,46 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def _training_data(config: TrainConfig, charset: Charset) -> Dataset[Item]:
-    if config.finetune_dir is not None:
-        folder = LabelledFolder(charset, config.finetune_dir)
-        # Epochs over the folder in a seeded order, as many as the steps need.
-        generator = np.random.default_rng(config.seed)
-        needed = (config.steps + BATCHES_PER_RUN) * config.batch_size
-        order = np.concatenate(
-            [generator.permutation(len(folder)) for _ in range(needed // len(folder) + 1)]
+def _real_crops(config: TrainConfig, charset: Charset) -> LabelledImages | None:
+    if config.finetune_dir is None:
+        return None
+    seed = config.seed if config.augment else None
+    return LabelledFolder(charset, config.finetune_dir, augment_seed=seed)
+
+
+def _training_data(
+    config: TrainConfig, charset: Charset, real: LabelledImages | None
+) -> Dataset[Item]:
+    synthetic = SyntheticWords(
+        charset,
+        first_seed=config.seed * 10**8,
+        length=(config.steps + BATCHES_PER_RUN) * config.batch_size,
+    )
+    if real is None:
+        return synthetic
+    if config.synthetic_share > 0 or config.augment:
+        real_per_batch = max(1, round(config.batch_size * (1 - config.synthetic_share)))
+        return FineTuneMix(
+            real,
+            synthetic,
+            batches=config.steps + 1,
+            batch_size=config.batch_size,
+            real_per_batch=min(config.batch_size, real_per_batch),
+            seed=config.seed,
         )
-        return Subset(folder, order[:needed].tolist())
-    length = (config.steps + BATCHES_PER_RUN) * config.batch_size
-    return SyntheticWords(charset, first_seed=config.seed * 10**8, length=length)
+    # Epochs over the folder in a seeded order, as many as the steps need.
+    generator = np.random.default_rng(config.seed)
+    needed = (config.steps + BATCHES_PER_RUN) * config.batch_size
+    order = np.concatenate(
+        [generator.permutation(len(real)) for _ in range(needed // len(real) + 1)]
+    )
+    return Subset(real, order[:needed].tolist())
 
 
-def _build(config: TrainConfig, charset: Charset) -> Crnn:
-    if config.init_weights is not None:
-        model, stored = load_model(config.init_weights)
+def _build(config: TrainConfig, charset: Charset, initial: bytes | None) -> Crnn:
+    source = initial if initial is not None else config.init_weights
+    if source is not None:
+        model, stored = load_model(source)
         if stored.characters != charset.characters:
             raise ValueError("the initial weights were trained with another charset")
         return model
@@ -108,6 +154,13 @@ def _build(config: TrainConfig, charset: Charset) -> Crnn:
             lstm_layers=config.lstm_layers,
         )
     )
+
+
+def _train_mode(model: Crnn, *, freeze_features: bool) -> None:
+    """Training mode; frozen features keep their batch-norm statistics as they were."""
+    model.train()
+    if freeze_features:
+        model.features.eval()
 
 
 def evaluate_batches(
@@ -131,13 +184,38 @@ def evaluate_batches(
 
 def train(config: TrainConfig) -> Path:
     """Runs (or resumes) training; returns the path of the final weights file."""
+    if config.out_dir is None:
+        raise ValueError("train() writes a weights file: give it an out_dir, or call fit()")
+    fit(config)
+    final = config.export if config.export is not None else config.out_dir / "crnn.pt"
+    logger.info("weights written to %s", final)
+    return final
+
+
+def fit(
+    config: TrainConfig,
+    *,
+    finetune: LabelledImages | None = None,
+    initial: bytes | None = None,
+    progress: Progress | None = None,
+) -> Crnn:
+    """Trains and returns the network (on the CPU, in eval mode).
+
+    `finetune`: labelled crops in memory, instead of `config.finetune_dir`; `initial`:
+    the weights file's bytes to start from, instead of `config.init_weights`.
+    """
     _seed_everything(config.seed)
     torch.set_num_threads(config.threads)
     device = _device(config.device)
     charset = Charset()
-    model = _build(config, charset).to(device)
+    model = _build(config, charset, initial).to(device)
+    if config.freeze_features:
+        for parameter in model.features.parameters():
+            parameter.requires_grad_(False)
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        [p for p in model.parameters() if p.requires_grad],
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
     )
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer,
@@ -147,10 +225,12 @@ def train(config: TrainConfig) -> Path:
         pct_start=max(config.warmup_fraction, 2 / config.steps),
     )
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
-    config.out_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint_path = config.out_dir / "checkpoint.pt"
+    checkpoint_path = None
+    if config.out_dir is not None:
+        config.out_dir.mkdir(parents=True, exist_ok=True)
+        checkpoint_path = config.out_dir / "checkpoint.pt"
     step = 0
-    if config.resume and checkpoint_path.is_file():
+    if config.resume and checkpoint_path is not None and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -161,9 +241,10 @@ def train(config: TrainConfig) -> Path:
 
     # A labelled folder may hold few crops, each seen many times: grouping by width would
     # fill a batch with copies of one crop, and batch norm's statistics would drift with it.
-    per_run = BATCHES_PER_RUN if config.finetune_dir is None else 1
+    real = finetune if finetune is not None else _real_crops(config, charset)
+    per_run = BATCHES_PER_RUN if real is None else 1
     runs = WidthBuckets(
-        _training_data(config, charset), batch_size=config.batch_size, per_item=per_run
+        _training_data(config, charset, real), batch_size=config.batch_size, per_item=per_run
     )
     loader = DataLoader(
         Subset(runs, range(step // per_run, len(runs))),
@@ -185,7 +266,7 @@ def train(config: TrainConfig) -> Path:
         config.steps,
         {k: str(v) for k, v in asdict(config).items()},
     )
-    model.train()
+    _train_mode(model, freeze_features=config.freeze_features)
     started = time.monotonic()
     first_step = step
     running_loss = 0.0
@@ -200,9 +281,11 @@ def train(config: TrainConfig) -> Path:
         schedule.step()
         step += 1
         running_loss += loss.item()
+        elapsed = time.monotonic() - started
+        eta = elapsed / (step - first_step) * (config.steps - step)
+        if progress is not None:
+            progress(step, config.steps, eta)
         if step % config.log_every == 0 or step == config.steps:
-            elapsed = time.monotonic() - started
-            eta = elapsed / (step - first_step) * (config.steps - step)
             logger.info(
                 "step %d/%d loss %.3f lr %.2e, %.2f s/step, ETA %s",
                 step,
@@ -213,8 +296,11 @@ def train(config: TrainConfig) -> Path:
                 time.strftime("%H:%M:%S", time.gmtime(eta)),
             )
             running_loss = 0.0
-        if step % config.checkpoint_every == 0 or step == config.steps:
+        if checkpoint_path is not None and (
+            step % config.checkpoint_every == 0 or step == config.steps
+        ):
             accuracy = evaluate_batches(model, validation, charset, device)
+            _train_mode(model, freeze_features=config.freeze_features)
             logger.info("step %d: synthetic validation accuracy %.3f", step, accuracy)
             torch.save(
                 {
@@ -229,10 +315,9 @@ def train(config: TrainConfig) -> Path:
             save_weights(model, charset, config.out_dir / "crnn.pt")
         if step >= config.steps:
             break
-    final = config.out_dir / "crnn.pt"
-    save_weights(model.cpu(), charset, final)
+    model = model.cpu().eval()
+    if config.out_dir is not None:
+        save_weights(model, charset, config.out_dir / "crnn.pt")
     if config.export is not None:
         save_weights(model, charset, config.export)
-        final = config.export
-    logger.info("weights written to %s", final)
-    return final
+    return model

@@ -121,6 +121,13 @@ PROJECT_ROUTES: dict[str, dict[str, int]] = {
     "review-decide": only({REVIEWER}, 405, others=404),
     "quality:metrics": only({REVIEWER, ADMIN}, 200, others=404),
     "quality:detector-feedback": only({ML, REVIEWER}, 200, others=404),
+    # the model registry: ML engineers train and promote, admins look; POST-only actions
+    "model-list": only({ML, ADMIN}, 200),
+    "model-retrain": only({ML}, 405),
+    "model-promote": only({ML}, 405),
+    "models:page": only({ML, ADMIN}, 200, others=404),
+    "models:retrain": only({ML}, 405, others=404),
+    "models:promote": only({ML}, 405, others=404),
 }
 
 
