@@ -69,6 +69,9 @@ ACTIONS: dict[str, str] = {
         "flagged annotator {target_id} below the reliability bar "
         "({data[sent_to_review]} label(s) sent to review)"
     ),
+    "exports.export_requeue": (
+        "dataset export {target_id} queued again: attempt {data[attempt]} failed ({data[reason]})"
+    ),
 }
 
 

@@ -242,6 +242,7 @@ EXPORTS_STORAGE = "donations"
 EXPORT_RETENTION_DAYS = int(os.environ.get("EXPORT_RETENTION_DAYS", "7"))
 EXPORT_LINK_SECONDS = int(os.environ.get("EXPORT_LINK_SECONDS", "300"))  # download links
 EXPORT_STALLED_AFTER_SECONDS = 1800  # a build with no progress this long lost its worker
+EXPORT_MAX_ATTEMPTS = 3  # builds of one export, lost or failed on a transient error
 
 # --- Uploads: held in memory only, never spooled to a temporary file.
 FILE_UPLOAD_HANDLERS = ["annotations.uploads.BoundedMemoryUploadHandler"]
@@ -283,6 +284,7 @@ CELERY_BEAT_SCHEDULE = {
     "audit-anchor": {"task": "audit.write_anchor", "schedule": crontab(minute="*/5")},
     "audit-archive": {"task": "audit.archive_old_events", "schedule": crontab(hour=3, minute=17)},
     "exports-expire": {"task": "exports.expire", "schedule": crontab(minute=23)},
+    "exports-requeue": {"task": "exports.requeue_stalled", "schedule": crontab(minute="*/5")},
     # Label quality: annotator statistics off the annotator's path; queue depth for its chart.
     "quality-stats": {"task": "quality.refresh_stats", "schedule": crontab(minute="*/10")},
     "quality-queue": {"task": "quality.snapshot_queue", "schedule": crontab(minute="*/5")},
