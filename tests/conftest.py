@@ -43,6 +43,16 @@ def _isolated_storage_and_keys(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_quality_caches():
+    """Quality settings and annotator weights are cached per process (the hot path reads
+    them): every test starts without what an earlier, rolled-back test cached."""
+    from quality import selectors
+
+    selectors.forget_quality_settings()
+    selectors.forget_annotator_weights()
+
+
+@pytest.fixture(autouse=True)
 def _force_login_means_mfa(monkeypatch):
     """In tests, ``client.force_login(user)`` is a full sign-in: password and TOTP.
 
