@@ -6,9 +6,11 @@ tests/accounts, next to the flows that cause them.
 """
 
 import io
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -17,9 +19,10 @@ from django.core.management import call_command
 from django.test import Client
 
 from annotations import roles, services
-from annotations.models import Donation, ServiceToken, TokenScope
+from annotations.models import Donation, ServiceToken, Task, TokenScope
 from audit import chain
 from audit.models import ActorType, AuditEvent
+from quality.services import ReviewAnswer, gold_create
 from tests import factories
 
 SECRET_WORD = "PRIVATE-TRANSCRIPTION-42"  # must never reach the trail
@@ -156,6 +159,56 @@ def add_in_django_admin(world: World):
     return "auth.group", Group.objects.get(name="auditors").pk
 
 
+def _crop_in_review(world: World):
+    """Annotators who disagree until the crop goes to review (by the default settings)."""
+    task = world.donation.crops.get(index=0).task
+    for text in ("one", "two", "three", "four"):
+        person = factories.UserFactory(username=f"qa-{text}")
+        services.label_submit(user=person, task_id=task.pk, text=text)
+        task.refresh_from_db()
+        if task.status == "review":
+            return task
+    raise AssertionError("the labels never went to review")
+
+
+def review_decision(world: World):
+    task = _crop_in_review(world)
+    reviewer = factories.UserFactory(username="reviewer")
+    reviewer.groups.set(Group.objects.filter(name=roles.REVIEWER))
+    client = Client()
+    client.force_login(reviewer)
+    response = client.post(
+        f"/api/v1/review/{task.crop_id}/decide/",
+        {"decision": "fix", "text": SECRET_WORD},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    return "annotations.wordcrop", task.crop_id
+
+
+def import_gold(world: World):
+    crop = world.donation.crops.get(index=1)
+    with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as handle:
+        handle.write(f"{crop.pk}\t{SECRET_WORD}\n")
+    call_command("import_gold", handle.name, stdout=io.StringIO())
+    Path(handle.name).unlink()
+    return None
+
+
+def flag_annotator(world: World):
+    from quality.services import annotator_stats_refresh
+
+    careless = world.annotator_user
+    tasks = list(Task.objects.filter(crop__donation=world.donation))
+    extra = factories.make_ready_donation(source=world.service_token, confidences=[0.5] * 3)
+    tasks += list(Task.objects.filter(crop__donation=extra))
+    for task in tasks:
+        gold_create(crop_id=task.crop_id, answer=ReviewAnswer(text="right"), source="import")
+        services.label_submit(user=careless, task_id=task.pk, text="wrong")
+    annotator_stats_refresh()
+    return "auth.user", careless.pk
+
+
 ACTS: list[tuple[str, Callable[[World], tuple[str, object] | None]]] = [
     ("annotations.donation_create", donate),
     ("annotations.donation_ready", finish_processing),
@@ -170,6 +223,9 @@ ACTS: list[tuple[str, Callable[[World], tuple[str, object] | None]]] = [
     ("accounts.sign_in_failed", fail_sign_in),
     ("accounts.sign_out", sign_out),
     ("admin.object_add", add_in_django_admin),
+    ("quality.review_decide", review_decision),
+    ("quality.gold_import", import_gold),
+    ("quality.annotator_flagged", flag_annotator),
 ]
 
 

@@ -5,19 +5,8 @@ from django.contrib.auth.models import Group
 
 from annotations import roles
 from annotations.models import Task
-from quality import selectors
 from quality.models import QualitySettings
 from tests import factories
-
-
-@pytest.fixture(autouse=True)
-def _fresh_quality_caches():
-    """The settings row and the annotator weights are cached per process: start clean."""
-    selectors.forget_quality_settings()
-    selectors.forget_annotator_weights()
-    yield
-    selectors.forget_quality_settings()
-    selectors.forget_annotator_weights()
 
 
 @pytest.fixture
