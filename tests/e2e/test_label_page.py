@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from annotations import services
 from annotations.models import Label, Skip, Task, TaskStatus
+from quality.models import QualitySettings
 from tests import factories
 from tests.e2e.conftest import WAIT_MS
 
@@ -262,6 +263,7 @@ def test_dropped_connection_loses_nothing(open_label_page, annotator):
 def test_a_label_someone_else_beat_is_dropped_with_a_notice(
     open_label_page, annotator, other_annotator
 ):
+    QualitySettings.objects.create(k_low=1)  # one label completes a crop
     order = queue_crops(0.1, 0.2)
     page = open_label_page(annotator)
     shown_crop(page)
