@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from ocr.orientation.data import Item, SyntheticTurns, TurnedCrops, collate, read_turns
 from ocr.orientation.model import OrientationConfig, OrientationNet
 from ocr.orientation.predictor import load_model, weights_bytes
+from ocr.recognition.training import one_cycle
 
 logger = logging.getLogger(__name__)
 
@@ -122,11 +123,8 @@ def fit(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer,
-        max_lr=config.learning_rate,
-        total_steps=config.steps,
-        pct_start=max(0.1, 2 / config.steps),
+    schedule = one_cycle(
+        optimizer, steps=config.steps, learning_rate=config.learning_rate, warmup=0.1
     )
     loss_of = nn.CrossEntropyLoss()
     model.train()

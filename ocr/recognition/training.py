@@ -156,6 +156,21 @@ def _build(config: TrainConfig, charset: Charset, initial: bytes | None) -> Crnn
     )
 
 
+def one_cycle(
+    optimizer: torch.optim.Optimizer, *, steps: int, learning_rate: float, warmup: float
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """One cycle: warm up, then anneal. OneCycle needs two warm-up steps and one after
+    them; shorter runs (tests, smoke runs) keep the rate constant."""
+    if steps < 4:
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=learning_rate,
+        total_steps=steps,
+        pct_start=min(0.5, max(warmup, 2 / steps)),
+    )
+
+
 def _train_mode(model: Crnn, *, freeze_features: bool) -> None:
     """Training mode; frozen features keep their batch-norm statistics as they were."""
     model.train()
@@ -217,12 +232,11 @@ def fit(
         lr=config.learning_rate,
         weight_decay=config.weight_decay,
     )
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
+    schedule = one_cycle(
         optimizer,
-        max_lr=config.learning_rate,
-        total_steps=config.steps,
-        # OneCycle needs at least two warm-up steps; short runs (tests, smoke runs) get them.
-        pct_start=max(config.warmup_fraction, 2 / config.steps),
+        steps=config.steps,
+        learning_rate=config.learning_rate,
+        warmup=config.warmup_fraction,
     )
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     checkpoint_path = None

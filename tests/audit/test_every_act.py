@@ -24,6 +24,7 @@ from audit import chain
 from audit.models import ActorType, AuditEvent
 from quality.services import ReviewAnswer, gold_create
 from tests import factories
+from tests.ocr_bridge import acts as learning_acts
 
 SECRET_WORD = "PRIVATE-TRANSCRIPTION-42"  # must never reach the trail
 
@@ -226,6 +227,12 @@ ACTS: list[tuple[str, Callable[[World], tuple[str, object] | None]]] = [
     ("quality.review_decide", review_decision),
     ("quality.gold_import", import_gold),
     ("quality.annotator_flagged", flag_annotator),
+    ("ocr_bridge.model_retrain_request", learning_acts.request_retrain),
+    ("ocr_bridge.training_crops_read", learning_acts.register_model),
+    ("ocr_bridge.model_register", learning_acts.register_model),
+    ("ocr_bridge.model_failed", learning_acts.fail_retrain),
+    ("ocr_bridge.model_promote", learning_acts.promote_model),
+    ("ocr_bridge.crops_reprefill", learning_acts.reprefill_crops),
 ]
 
 

@@ -1,64 +1,21 @@
 """End to end: the API, the real Redis broker and a real Celery worker process."""
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 
 from annotations.models import Donation, DonationStatus
 from annotations.services import service_token_create
-from dropturk.celery import app as celery_app
-from tests.conftest import TEST_MASTER_KEY
 from tests.factories import synthetic_document_png
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.ocr_bridge.conftest import start_worker
 
 
 @pytest.fixture
 def worker_process(redis_url, transactional_db, tmp_path):
     """``celery worker`` in its own process, on the test database and this test's blob folder."""
-    if connection.vendor != "postgresql":
-        pytest.skip("a worker process shares the database only through a server (PostgreSQL)")
-    celery_app.control.purge()  # messages other tests enqueued must not run here
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": redis_url,
-        "DROPTURK_DATA_DIR": str(tmp_path),  # blobs in tmp_path/blobs, as the test's storage
-        "DROPTURK_MASTER_KEY": TEST_MASTER_KEY,
-        "DJANGO_SECRET_KEY": "worker-test",
-    }
-    log = tmp_path / "worker.log"
-    with log.open("w") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "dropturk",
-                "worker",
-                "-Q",
-                "ocr,default",
-                "--pool",
-                "solo",
-                "-l",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+    process, log = start_worker(redis_url, tmp_path, queues="ocr,default")
     try:
         yield log
     finally:
