@@ -286,3 +286,42 @@ def test_skips_still_work_with_redundancy(quality_settings, make_tasks, annotato
     client.force_login(annotators[0])
     assert client.post(f"/api/v1/tasks/{task.pk}/skip/").status_code == 204
     assert client.post(NEXT).status_code == 204
+
+
+def _statements(captured) -> list[str]:
+    return [
+        q["sql"].split()[0]
+        for q in captured.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+
+
+def test_the_hot_path_pays_for_consensus_only_when_a_crop_completes(
+    quality_settings, make_tasks, annotators
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from quality import selectors
+
+    quality_settings(k_low=2, k_high=1, audit_sample_rate=0.0, gold_rate=0.0)
+    low, high = make_tasks(0.1, 0.95)
+    selectors.quality_settings()  # warm, as in a running process
+    selectors.annotator_weights()
+    first, second = annotators[:2]
+
+    with CaptureQueriesContext(connection) as lease:
+        task_lease_next(user=first)
+    with CaptureQueriesContext(connection) as back_to_queue:
+        submit(first, low, "w0")
+    with CaptureQueriesContext(connection) as one_of_one:
+        submit(first, high, "w1")
+    with CaptureQueriesContext(connection) as two_of_two:
+        submit(second, low, "w0")
+
+    assert _statements(lease) == ["UPDATE", "UPDATE", "SELECT"]  # as before consensus
+    assert _statements(back_to_queue) == ["SELECT", "INSERT", "UPDATE", "INSERT"]
+    # + the consensus row (the one label is in hand)
+    assert _statements(one_of_one) == ["SELECT", "INSERT", "INSERT", "UPDATE", "INSERT"]
+    # + reading the crop's labels and the consensus row
+    assert len(_statements(two_of_two)) == 6
