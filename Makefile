@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install system-deps services run migrate seed worker test bench bench-quick bench-pipeline bench-export bench-audit train bench-ocr contact-sheet lint format clean
+.PHONY: help install system-deps services run migrate seed worker test bench bench-quick bench-pipeline bench-export bench-audit train train-orientation bench-ocr bench-loop contact-sheet lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -63,8 +63,12 @@ bench-export: install ## Export speed: 10k and 100k synthetic crops to every for
 bench-audit: install services ## The audit event list on 10M events in a scratch PostgreSQL database (BENCH_AUDIT_EVENTS to change)
 	$(BIN)/python -m benchmarks.audit_listing --events $${BENCH_AUDIT_EVENTS:-10000000}
 
-train: install ## Train the word recognizer from scratch on synthetic data (reproduces the shipped weights; CPU, ~40 min)
+train: install ## Train the word recognizer from scratch on synthetic data (reproduces the shipped weights; CPU, ~40 min), then the orientation classifier
 	$(BIN)/python -m ocr.train --out var/train --no-resume --export ocr/recognition/weights/crnn.pt
+	$(MAKE) train-orientation
+
+train-orientation: install ## Train the orientation classifier on synthetic turned words (reproduces its shipped weights; CPU, ~15 min)
+	$(BIN)/python -m ocr.orientation.train --out var/train-orientation --export ocr/orientation/weights/orientation.pt
 
 bench-ocr: install ## Our CRNN vs Tesseract vs RapidOCR on real receipt and form words (needs ../shared/data)
 	$(BIN)/python -m pip install --quiet -e '.[ocr-bench]'
@@ -73,6 +77,9 @@ bench-ocr: install ## Our CRNN vs Tesseract vs RapidOCR on real receipt and form
 	  $(BIN)/python -m pip uninstall --quiet -y opencv-python; \
 	  $(BIN)/python -m pip install --quiet --force-reinstall --no-deps 'opencv-python-headless>=4.10,<5'; fi
 	$(BIN)/python -m benchmarks.ocr_engines --limit $${BENCH_OCR_LIMIT:-1000}
+
+bench-loop: install services ## The learning loop on the SROIE receipts: label with simulated annotators, retrain, learning curve (docs/learning-curve.png)
+	$(BIN)/python -m benchmarks.learning_loop $${BENCH_LOOP_ARGS:-}
 
 contact-sheet: install ## Render docs/synthetic-contact-sheet.png: synthetic training crops with their labels
 	$(BIN)/python -m ocr.synth.contact_sheet --out docs/synthetic-contact-sheet.png
