@@ -61,14 +61,15 @@ def plain_http_cookies(settings):
 
 @pytest.fixture
 def open_label_page(browser, live_server, settings, plain_http_cookies):
-    """open_label_page(user, width=1280, height=720) -> a Playwright page on /label/.
+    """open_label_page(user, width=1280, height=720) -> a Playwright page on /label/
+    (or on ``path=``, e.g. the review page).
 
     Signed in by session cookie, the session marked as after password + TOTP.
     """
     contexts = []
     script_errors = []
 
-    def open_page(user, *, width: int = 1280, height: int = 720):
+    def open_page(user, *, width: int = 1280, height: int = 720, path: str = "/label/"):
         client = Client()
         factories.sign_in_with_mfa(client, user)
         context = browser.new_context(
@@ -87,7 +88,7 @@ def open_label_page(browser, live_server, settings, plain_http_cookies):
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: script_errors.append(str(error)))
-        page.goto("/label/")
+        page.goto(path)
         return page
 
     yield open_page

@@ -2,7 +2,6 @@
 
 import pytest
 from django.contrib.auth.models import Group
-from django.test import Client
 from playwright.sync_api import expect
 
 from annotations import roles, services
@@ -11,41 +10,8 @@ from audit.models import AuditEvent
 from exports.selectors import accepted_labels
 from quality.models import ConsensusState, CropConsensus, DetectorFeedback, GoldItem
 from tests import factories
-from tests.e2e.conftest import WAIT_MS
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def open_review_page(browser, live_server, settings, plain_http_cookies):
-    """open_review_page(user) -> a Playwright page on /review/, signed in by cookie."""
-    contexts = []
-    script_errors = []
-
-    def open_page(user):
-        client = Client()
-        factories.sign_in_with_mfa(client, user)
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(WAIT_MS)
-        context.add_cookies(
-            [
-                {
-                    "name": settings.SESSION_COOKIE_NAME,
-                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: script_errors.append(str(error)))
-        page.goto("/review/")
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-    assert not script_errors, f"uncaught errors in the page: {script_errors}"
 
 
 def person(username: str, role: str):
@@ -77,10 +43,10 @@ def shown_crop(page) -> None:
     expect(page.locator("#crop")).to_be_visible()
 
 
-def test_a_reviewer_settles_three_crops_by_keyboard(open_review_page):
+def test_a_reviewer_settles_three_crops_by_keyboard(open_label_page):
     crops = disputed_crops(3)
     reviewer = person("rev", roles.REVIEWER)
-    page = open_review_page(reviewer)
+    page = open_label_page(reviewer, path="/review/")
 
     # First crop: accept the second candidate with the key 2.
     shown_crop(page)
