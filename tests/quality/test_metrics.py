@@ -75,3 +75,31 @@ def test_charts_escape_their_text_and_draw_each_value():
     )
     assert line.count("<circle") == 2  # two runs of one point each
     assert "style=" not in svg + line  # the CSP forbids inline styles
+
+
+def test_the_settings_are_one_row_edited_in_the_admin(db):
+    from quality import selectors
+    from quality.models import QualitySettings
+
+    boss = person("boss", roles.ADMIN)
+    boss.is_staff = boss.is_superuser = True
+    boss.save()
+    client = signed_in(boss)
+    assert selectors.quality_settings().k_low == 2  # the defaults, before any row exists
+    form = {
+        "low_band_below": 0.7,
+        "k_low": 3,
+        "k_high": 1,
+        "audit_sample_rate": 0.05,
+        "gold_rate": 0.02,
+        "min_reliability": 0.7,
+        "max_labels": 5,
+        "accept_confidence": 0.66,
+    }
+
+    response = client.post("/admin/quality/qualitysettings/add/", form)
+
+    assert response.status_code == 302, response.content[:2000]
+    assert QualitySettings.objects.get().pk == 1
+    assert selectors.quality_settings().k_low == 3  # this process sees it at once
+    assert client.get("/admin/quality/qualitysettings/add/").status_code == 403  # one row only
