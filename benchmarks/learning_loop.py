@@ -384,7 +384,7 @@ def plot(points: list[tuple[int, float, float]], path: Path, *, rapidocr: float 
     """Accuracy and CER against labels used, drawn with Pillow (no plotting library)."""
     from PIL import Image, ImageDraw
 
-    width, height, left, right, top, bottom = 720, 440, 70, 30, 40, 60
+    width, height, left, right, top, bottom = 760, 440, 70, 80, 40, 60
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     most = max(p[0] for p in points) or 1

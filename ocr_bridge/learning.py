@@ -370,10 +370,13 @@ def _orientation_finetune(
     flagged = TurnedCrops(list(turned), list(turns))
     sample = upright.images[: 4 * len(turned)]
     real = ConcatDataset([flagged, TurnedCrops(sample, [0] * len(sample), all_turns=True)])
-    initial = weights.orientation_read(parent) or DEFAULT_WEIGHTS.read_bytes()
+    initial = weights.orientation_read(parent)
+    if initial is None and DEFAULT_WEIGHTS.is_file():
+        initial = DEFAULT_WEIGHTS.read_bytes()  # else from scratch, synthetic turns mixed in
     config = OrientationTrainConfig(
         out_dir=None,
-        steps=max(50, options.steps // 4),
+        steps=max(20, options.steps // 4),
+        batch_size=options.batch_size,
         learning_rate=1e-3,
         seed=options.seed,
         workers=0,

@@ -301,3 +301,56 @@ def test_accepted_labels_are_the_exports_selection(labeled_world):
     assert {ref.label_id for ref in selectors.training_set()} <= set(
         accepted_labels().values_list("id", flat=True)
     )
+
+
+def test_crops_flagged_rotated_are_turned_upright_and_teach_the_orientation_classifier(
+    service_token, annotator, ml_engineer, quick_options, small_checks, monkeypatch
+):
+    from ocr.orientation.data import turn
+    from ocr_bridge.learning import CropImages, _upright_rotated
+    from ocr_bridge.selectors import LabelledCropRef
+
+    monkeypatch.setattr(learning, "MIN_ROTATED_FOR_ORIENTATION", 2)
+    upright = make_word_donation(source=service_token, words=WORDS[:4], split="train", seed=4)
+    accept_all(upright, annotator=annotator)
+    turned = make_word_donation(source=service_token, words=WORDS[:3], split="train", seed=6)
+    for crop, quarters in zip(turned.crops.order_by("index"), (1, 2, 3), strict=True):
+        _store_turned(crop, quarters)
+    accept_all(turned, annotator=annotator, rotated=True)
+
+    version = _retrained(ml_engineer, quick_options)
+
+    assert version.status == ModelStatus.READY, version.reason
+    assert version.metrics["training"]["rotated_turned_upright"] == 3
+    assert version.metrics["training"]["orientation_finetuned"] is True
+    assert version.label_count == 7
+    own = weights.orientation_read(version)
+    assert weights.file_digest(own) == version.orientation_sha256
+    # The turn found for each flagged crop is the one that was applied.
+    refs = [
+        LabelledCropRef(0, c.pk, str(turned.pk), "receipt", c.image_name, WORDS[c.index], True)
+        for c in turned.crops.order_by("index")
+    ]
+    crops = learning.crops_read(refs)
+    kept, images, turns = _upright_rotated(crops, weights.weights_read(weights.active_version()))
+    assert turns == [1, 2, 3]
+    assert all(
+        (turn(image, -q) == k).all() for image, q, k in zip(images, turns, kept.images, strict=True)
+    )
+    assert isinstance(kept, CropImages)
+
+
+def _store_turned(crop, quarters: int) -> None:
+    """Replaces the crop's stored image with itself turned counter-clockwise."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from annotations import blobs
+
+    plain = blobs.blob_get(donation=crop.donation, name=crop.image_name)
+    image = np.rot90(np.asarray(Image.open(io.BytesIO(plain)).convert("L")), quarters)
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(out, format="PNG")
+    blobs.blob_put(donation=crop.donation, name=crop.image_name, plaintext=out.getvalue())
