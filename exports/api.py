@@ -44,6 +44,7 @@ class ExportOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     progress = serializers.IntegerField()
     total = serializers.IntegerField()
+    attempts = serializers.IntegerField()
     counts = serializers.JSONField()
     reason = serializers.CharField()
     sha256 = serializers.CharField()

@@ -22,6 +22,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.core.files.base import File
 
+from exports.spool import Data, chunks_of, size_of
+
 MAGIC = b"DTX1"
 CHUNK_BYTES = 1 << 20
 _NONCE = 12
@@ -32,16 +34,21 @@ class ArchiveError(Exception):
     """An encrypted archive that does not open: wrong key, altered, reordered or cut."""
 
 
-def tar_stream(members: Iterable[tuple[str, bytes]], *, mtime: float) -> Iterator[bytes]:
+def tar_stream(members: Iterable[tuple[str, Data]], *, mtime: float) -> Iterator[bytes]:
     """A POSIX tar of the members, produced piece by piece (no file, no seeking)."""
     for path, data in members:
         info = tarfile.TarInfo(name=path)
-        info.size = len(data)
+        info.size = size_of(data)
         info.mtime = int(mtime)
         info.mode = 0o644
         yield info.tobuf(format=tarfile.PAX_FORMAT)
-        yield data
-        if padding := -len(data) % _BLOCK:
+        written = 0
+        for chunk in chunks_of(data):
+            written += len(chunk)
+            yield chunk
+        if written != info.size:
+            raise RuntimeError(f"{path}: {written} bytes written, {info.size} announced")
+        if padding := -info.size % _BLOCK:
             yield b"\0" * padding
     yield b"\0" * (2 * _BLOCK)
 

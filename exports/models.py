@@ -37,6 +37,8 @@ class Export(models.Model):
     )
     progress = models.PositiveIntegerField(default=0, help_text="Crops written so far")
     total = models.PositiveIntegerField(default=0, help_text="Crops selected")
+    # Builds started so far; also what tells a running attempt that it is still the one.
+    attempts = models.PositiveSmallIntegerField(default=0)
     counts = models.JSONField(default=dict, blank=True, help_text="Crops per split")
     reason = models.TextField(blank=True, help_text="Why it failed or was deleted")
     archive_name = models.CharField(max_length=255, blank=True, editable=False)
@@ -49,7 +51,7 @@ class Export(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     # Touched at every progress update: a running export whose heartbeat stops was lost
-    # with its worker (``services.exports_expire`` fails it).
+    # with its worker (``services.exports_requeue_stalled`` builds it again or fails it).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)

@@ -14,10 +14,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from celery import current_app
 from django.conf import settings
 from django.core.files.storage import storages
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 import audit
@@ -28,10 +30,12 @@ from exports.formats import WRITERS, Member, Sample, WriteContext
 from exports.manifest import ManifestBuilder
 from exports.models import Export, ExportDonation, ExportFormat, ExportStatus
 from exports.selectors import ExportFilters, ExportRow
+from exports.spool import Data, FileStream, Spools, chunks_of
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 500
+RETRY_AFTER_SECONDS = 60  # times the number of the attempt that failed
 SELECTION_RULE = "exports.selectors.accepted_labels: task done, newest unrevised label, 1.0"
 
 
@@ -47,8 +51,10 @@ def _storage():
     return storages[settings.EXPORTS_STORAGE]
 
 
-def archive_name_for(export_id: object) -> str:
-    return f"exports/{export_id}/archive.tar.enc"
+def archive_name_for(export_id: object, *, attempt: int) -> str:
+    # One name per attempt: an attempt given up for lost that wakes up again removes its
+    # own partial archive, never the next attempt's.
+    return f"exports/{export_id}/{attempt}/archive.tar.enc"
 
 
 def _archive_key_id(export_id: object) -> str:
@@ -72,10 +78,17 @@ def export_request(*, user, format: str, filters: ExportFilters) -> Export:
             target=export,
             data={"format": format, "filters": filters.as_dict()},
         )
-        transaction.on_commit(
-            lambda: current_app.send_task("exports.build", args=(str(export.pk),)), robust=True
-        )
+        _enqueue_build(export.pk)
     return export
+
+
+def _enqueue_build(export_id: object, *, countdown: int = 0) -> None:
+    """Sends ``exports.build`` once the current transaction commits."""
+    later = {"countdown": countdown} if countdown else {}
+    transaction.on_commit(
+        lambda: current_app.send_task("exports.build", args=(str(export_id),), **later),
+        robust=True,
+    )
 
 
 # --- Building ---------------------------------------------------------------------------
@@ -133,19 +146,24 @@ def write_directory(
     """Writes the export into ``out`` (plain files: the caller chose this directory)."""
     out.mkdir(parents=True, exist_ok=True)
     writer = WRITERS[fmt]()
-    manifest = ManifestBuilder(header=header)
+    manifest = ManifestBuilder(header=header, spools=ctx.spools)
     manifest.notes = ctx.notes
     if writer.writes_directory:
         for relative in writer.write_dir(manifest.observe(samples), ctx, out):
-            manifest.add_file(relative, (out / relative).read_bytes())
+            manifest.add_file(relative, FileStream(out / relative))
     else:
         for path, data in writer.members(manifest.observe(samples), ctx):
-            target = out / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            _write_file(out / path, data)
             manifest.add_file(path, data)
-    (out / "manifest.json").write_bytes(manifest.render())
+    _write_file(out / "manifest.json", manifest.render())
     return manifest
+
+
+def _write_file(target: Path, data: Data) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as handle:
+        for chunk in chunks_of(data):
+            handle.write(chunk)
 
 
 def export_build(*, export_id: object) -> Export | None:
@@ -153,20 +171,35 @@ def export_build(*, export_id: object) -> Export | None:
     ``queued`` export is left as it is.
 
     The archive streams from the database cursor through the writer, tar and AES-GCM into
-    storage; on failure or cancellation the partial archive is deleted. At the end, under
-    the row locks of its donations, the export lists them: a donation withdrawn meanwhile
-    fails the build, one withdrawn later finds the export and deletes it.
+    storage; on failure or cancellation the partial archive is deleted. A failure another
+    attempt may not meet (storage, network, database) queues the export again, up to
+    ``EXPORT_MAX_ATTEMPTS`` attempts. At the end, under the row locks of its donations,
+    the export lists them: a donation withdrawn meanwhile fails the build, one withdrawn
+    later finds the export and deletes it.
     """
     with transaction.atomic():
         export = Export.objects.select_for_update().filter(pk=export_id).first()
         if export is None or export.status != ExportStatus.QUEUED:
             return export
+        export.attempts += 1
         export.status = ExportStatus.RUNNING
         export.started_at = export.heartbeat_at = timezone.now()
-        export.archive_name = archive_name_for(export.pk)
+        export.archive_name = archive_name_for(export.pk, attempt=export.attempts)
+        export.progress = 0
         filters = ExportFilters.from_dict(export.filters)
         export.total = selectors.export_count(filters=filters)
-        export.save(update_fields=["status", "started_at", "heartbeat_at", "archive_name", "total"])
+        export.save(
+            update_fields=[
+                "status",
+                "attempts",
+                "started_at",
+                "heartbeat_at",
+                "archive_name",
+                "progress",
+                "total",
+            ]
+        )
+    attempt = export.attempts
     key = crypto.new_data_key()
     name = export.archive_name
     decrypted = [0]
@@ -177,10 +210,11 @@ def export_build(*, export_id: object) -> Export | None:
         filters=filters,
         requester=export.requester.get_username(),
     )
-    ctx = WriteContext(document_image=_document_image, notes=[])
+    spools = Spools()
+    ctx = WriteContext(document_image=_document_image, notes=[], spools=spools)
     source = selectors.export_rows(filters=filters)
-    rows = _with_progress(export.pk, source)
-    manifest = ManifestBuilder(header=header)
+    rows = _with_progress(export.pk, attempt, source)
+    manifest = ManifestBuilder(header=header, spools=spools)
     members = stream_members(
         fmt=export.format, samples=_samples(rows, decrypted), manifest=manifest, ctx=ctx
     )
@@ -191,7 +225,12 @@ def export_build(*, export_id: object) -> Export | None:
         if saved != name:
             raise RuntimeError(f"storage saved {name!r} as {saved!r}")
         return _finish(
-            export=export, key=key, digest=digest, manifest=manifest, decrypted=decrypted[0]
+            export=export,
+            attempt=attempt,
+            key=key,
+            digest=digest,
+            manifest=manifest,
+            decrypted=decrypted[0],
         )
     except ExportCancelled:
         _delete_archive(name)
@@ -199,62 +238,119 @@ def export_build(*, export_id: object) -> Export | None:
         return Export.objects.get(pk=export.pk)
     except Exception as exc:
         _delete_archive(name)
-        logger.exception("export %s failed", export.pk)
-        Export.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
-            status=ExportStatus.FAILED,
-            reason=f"{type(exc).__name__}: {exc}"[:2000],
-            finished_at=timezone.now(),
-            archive_name="",
-        )
-        audit.record(
-            actor=audit.SYSTEM,
-            action="exports.export_failed",
-            target=export,
-            data={"reason": type(exc).__name__, "crops_decrypted": decrypted[0]},
+        logger.exception("export %s failed (attempt %d)", export.pk, attempt)
+        _attempt_end(
+            export=export,
+            attempt=attempt,
+            retry=_transient(exc) and attempt < settings.EXPORT_MAX_ATTEMPTS,
+            reason=f"{type(exc).__name__}: {exc}",
+            audit_data={"reason": type(exc).__name__, "crops_decrypted": decrypted[0]},
         )
         return Export.objects.get(pk=export.pk)
     finally:
         source.close()  # its database cursor, now, not when the garbage is collected
+        spools.close()
 
 
-def _with_progress(export_id: object, rows: Iterable[ExportRow]) -> Iterator[ExportRow]:
+def _transient(exc: BaseException) -> bool:
+    """A failure that another attempt may not meet: the network, storage, the database."""
+    if isinstance(exc, OSError | OperationalError | InterfaceError | BotoCoreError):
+        return True
+    if isinstance(exc, ClientError):  # S3 answered: only its own troubles (5xx) pass
+        return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+    return False
+
+
+def _attempt_end(
+    *,
+    export: Export,
+    attempt: int,
+    retry: bool,
+    reason: str,
+    audit_data: dict,
+    stalled_before: dt.datetime | None = None,
+) -> bool:
+    """Ends a running attempt that did not finish: queued again (``retry``, built again
+    after ``RETRY_AFTER_SECONDS`` times the attempt) or failed. Only if that attempt is
+    still the running one (and, for the sweep, still silent since ``stalled_before``)."""
+    now = timezone.now()
+    running = Export.objects.filter(pk=export.pk, status=ExportStatus.RUNNING, attempts=attempt)
+    if stalled_before is not None:
+        running = running.filter(heartbeat_at__lt=stalled_before)
+    with transaction.atomic():
+        if retry:
+            updated = running.update(
+                status=ExportStatus.QUEUED,
+                reason=f"attempt {attempt} failed ({reason}); it will be built again"[:2000],
+                heartbeat_at=now,
+                archive_name="",
+                progress=0,
+            )
+        else:
+            updated = running.update(
+                status=ExportStatus.FAILED, reason=reason[:2000], finished_at=now, archive_name=""
+            )
+        if not updated:
+            return False
+        if retry:
+            audit.record(
+                actor=audit.SYSTEM,
+                action="exports.export_requeue",
+                target=export,
+                data={**audit_data, "attempt": attempt},
+            )
+            _enqueue_build(export.pk, countdown=RETRY_AFTER_SECONDS * attempt)
+        else:
+            audit.record(
+                actor=audit.SYSTEM, action="exports.export_failed", target=export, data=audit_data
+            )
+    return True
+
+
+def _with_progress(
+    export_id: object, attempt: int, rows: Iterable[ExportRow]
+) -> Iterator[ExportRow]:
     """Counts rows into the export's progress; stops the build once it is no longer running."""
     done = 0
     for row in rows:
         yield row
         done += 1
         if done % PROGRESS_EVERY == 0:
-            _progress(export_id, done)
-    _progress(export_id, done)
+            _progress(export_id, attempt, done)
+    _progress(export_id, attempt, done)
 
 
-def _progress(export_id: object, done: int) -> None:
-    updated = Export.objects.filter(pk=export_id, status=ExportStatus.RUNNING).update(
-        progress=done, heartbeat_at=timezone.now()
-    )
+def _progress(export_id: object, attempt: int, done: int) -> None:
+    updated = Export.objects.filter(
+        pk=export_id, status=ExportStatus.RUNNING, attempts=attempt
+    ).update(progress=done, heartbeat_at=timezone.now())
     if not updated:
         raise ExportCancelled(str(export_id))
 
 
-def _finish(*, export, key, digest, manifest, decrypted: int) -> Export:
-    donation_ids = sorted(manifest.donations)
-    with transaction.atomic():
-        current = Export.objects.select_for_update().get(pk=export.pk)
-        if current.status != ExportStatus.RUNNING:
-            raise ExportCancelled(str(export.pk))
-        locked = list(
-            Donation.objects.select_for_update()
-            .filter(pk__in=donation_ids)
-            .values_list("pk", "status")
+def _record_donations(*, export: Export, manifest: ManifestBuilder) -> None:
+    """Lists the export's donations, a batch at a time, each batch under its row locks
+    (held until the caller's transaction ends); fails if one was withdrawn meanwhile."""
+    for ids in manifest.donation_ids():
+        statuses = set(
+            Donation.objects.select_for_update().filter(pk__in=ids).values_list("status", flat=True)
         )
-        if any(status == DonationStatus.WITHDRAWN for _pk, status in locked):
+        if DonationStatus.WITHDRAWN in statuses:
             raise RuntimeError("a donation in the export was withdrawn while it was built")
         ExportDonation.objects.bulk_create(
-            [ExportDonation(export=current, donation_id=pk) for pk in donation_ids],
-            batch_size=1000,
+            [ExportDonation(export=export, donation_id=pk) for pk in ids]
         )
+
+
+def _finish(*, export, attempt: int, key, digest, manifest, decrypted: int) -> Export:
+    with transaction.atomic():
+        current = Export.objects.select_for_update().get(pk=export.pk)
+        if current.status != ExportStatus.RUNNING or current.attempts != attempt:
+            raise ExportCancelled(str(export.pk))
+        _record_donations(export=current, manifest=manifest)
         now = timezone.now()
         current.status = ExportStatus.DONE
+        current.reason = ""
         current.wrapped_key = crypto.wrap_data_key(key, donation_id=_archive_key_id(export.pk))
         current.sha256 = digest.sha256.hexdigest()
         current.size_bytes = digest.size
@@ -270,8 +366,9 @@ def _finish(*, export, key, digest, manifest, decrypted: int) -> Export:
             data={
                 "format": current.format,
                 "crops_decrypted": decrypted,
-                "documents": len(donation_ids),
+                "documents": manifest.documents,
                 "counts": current.counts,
+                "attempt": attempt,
             },
         )
     return current
@@ -364,29 +461,8 @@ def exports_delete_for_withdrawal(*, donation_id: object) -> int:
 
 
 def exports_expire(*, now: dt.datetime | None = None) -> int:
-    """Deletes the archives of exports past their ``expires_at``, and fails the builds
-    whose worker was lost (no progress for ``EXPORT_STALLED_AFTER_SECONDS``)."""
+    """Deletes the archives of exports past their ``expires_at``."""
     now = now or timezone.now()
-    stalled_before = now - dt.timedelta(seconds=settings.EXPORT_STALLED_AFTER_SECONDS)
-    for export in Export.objects.filter(
-        status=ExportStatus.RUNNING, heartbeat_at__lt=stalled_before
-    ):
-        updated = Export.objects.filter(
-            pk=export.pk, status=ExportStatus.RUNNING, heartbeat_at__lt=stalled_before
-        ).update(
-            status=ExportStatus.FAILED,
-            reason="the build stopped: its worker was lost",
-            finished_at=now,
-            archive_name="",
-        )
-        if updated:
-            _delete_archive(export.archive_name)
-            audit.record(
-                actor=audit.SYSTEM,
-                action="exports.export_failed",
-                target=export,
-                data={"reason": "worker lost"},
-            )
     ids = list(
         Export.objects.filter(status=ExportStatus.DONE, expires_at__lte=now).values_list(
             "pk", flat=True
@@ -400,6 +476,43 @@ def exports_expire(*, now: dt.datetime | None = None) -> int:
             action="exports.export_expire",
         )
     return len(ids)
+
+
+def exports_requeue_stalled(*, now: dt.datetime | None = None) -> tuple[int, int]:
+    """The beat's sweep for builds lost with their worker (no progress for
+    ``EXPORT_STALLED_AFTER_SECONDS``; with late acks the message comes back, but finds the
+    export running and leaves it): queued again while attempts remain, failed after the
+    last, their partial archive deleted either way. A queued export silent that long (its
+    message lost) is sent again; a second message finds it running or done and leaves it.
+    Returns (queued again, failed)."""
+    now = now or timezone.now()
+    stalled_before = now - dt.timedelta(seconds=settings.EXPORT_STALLED_AFTER_SECONDS)
+    requeued = failed = 0
+    for export in Export.objects.filter(
+        status=ExportStatus.RUNNING, heartbeat_at__lt=stalled_before
+    ):
+        retry = export.attempts < settings.EXPORT_MAX_ATTEMPTS
+        ended = _attempt_end(
+            export=export,
+            attempt=export.attempts,
+            retry=retry,
+            reason=f"the build stopped: its worker was lost (attempt {export.attempts})",
+            audit_data={"reason": "worker lost"},
+            stalled_before=stalled_before,
+        )
+        if ended:
+            _delete_archive(export.archive_name)
+            requeued, failed = requeued + retry, failed + (not retry)
+    silent = (
+        Export.objects.filter(status=ExportStatus.QUEUED)
+        .alias(since=Coalesce("heartbeat_at", "created_at"))
+        .filter(since__lt=stalled_before)
+    )
+    for export_id in silent.values_list("pk", flat=True):
+        with transaction.atomic():
+            if silent.filter(pk=export_id).update(heartbeat_at=now):
+                _enqueue_build(export_id)
+    return requeued, failed
 
 
 # --- The command line --------------------------------------------------------------------
@@ -452,23 +565,14 @@ def export_to_directory(*, user, fmt: str, filters: ExportFilters, out: Path) ->
             finished_at=timezone.now(),
         )
         raise
+    finally:
+        ctx.spools.close()
     return manifest
 
 
 def _finish_directory(*, export: Export, manifest: ManifestBuilder) -> None:
-    donation_ids = sorted(manifest.donations)
     with transaction.atomic():
-        withdrawn = (
-            Donation.objects.select_for_update()
-            .filter(pk__in=donation_ids, status=DonationStatus.WITHDRAWN)
-            .exists()
-        )
-        if withdrawn:
-            raise RuntimeError("a donation in the export was withdrawn while it was written")
-        ExportDonation.objects.bulk_create(
-            [ExportDonation(export=export, donation_id=pk) for pk in donation_ids],
-            batch_size=1000,
-        )
+        _record_donations(export=export, manifest=manifest)
         counts = {s: manifest.counts.get(s, 0) for s in selectors.SPLITS}
         Export.objects.filter(pk=export.pk).update(
             status=ExportStatus.DONE,

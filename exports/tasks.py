@@ -15,3 +15,8 @@ def build(export_id: str) -> None:
 @shared_task(name="exports.expire")
 def expire() -> int:
     return services.exports_expire()
+
+
+@shared_task(name="exports.requeue_stalled")
+def requeue_stalled() -> tuple[int, int]:
+    return services.exports_requeue_stalled()

@@ -1,22 +1,23 @@
 """What every format writer shares: the sample it is given, the files it yields.
 
-A writer is a generator of ``(path, bytes)`` members, crop by crop: images are yielded as
-they come and never kept; only the small per-split text indexes (a few dozen bytes a crop)
-are held until the end. The archive, the directory sink and the manifest all consume the
-same stream.
+A writer is a generator of ``(path, data)`` members, crop by crop: images are yielded as
+they come and never kept; the text files that list every crop (per-split indexes) grow in
+spools (``exports.spool``: encrypted, out of memory) and are yielded at the end as
+streams. The archive, the directory sink and the manifest all consume the same members;
+a consumer reads a member's data wholly before it asks for the next member.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from exports.selectors import SPLITS, ExportRow
+from exports.spool import Data, Entries, Spool, Spools
 
-Member = tuple[str, bytes]
+Member = tuple[str, Data]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class WriteContext:
 
     document_image: Callable[[ExportRow], bytes]
     notes: list[str]
+    # Where writers keep what grows with the export; the build closes them when it ends.
+    spools: Spools = field(default_factory=Spools)
 
 
 class Writer:
@@ -46,20 +49,25 @@ class Writer:
         raise NotImplementedError
 
 
-class SplitBuffers:
+class SplitEntries:
     """One growing text file per split (the indexes written after the images)."""
 
-    def __init__(self) -> None:
-        self._buffers: dict[str, io.BytesIO] = {}
+    def __init__(self, ctx: WriteContext, *, separator: bytes = b"") -> None:
+        self._ctx = ctx
+        self._separator = separator
+        self._entries: dict[str, Entries] = {}
 
-    def write(self, split: str, text: str) -> None:
-        self._buffers.setdefault(split, io.BytesIO()).write(text.encode("utf-8"))
+    def add(self, split: str, text: str) -> None:
+        entries = self._entries.get(split)
+        if entries is None:
+            spool = self._ctx.spools.new()
+            entries = self._entries[split] = Entries(spool, separator=self._separator)
+        entries.add(text)
 
-    def items(self) -> Iterator[tuple[str, bytes]]:
+    def items(self) -> Iterator[tuple[str, Spool]]:
         for split in SPLITS:
-            if split in self._buffers:
-                # A view, not a copy: the member is hashed and written from it.
-                yield split, self._buffers.pop(split).getbuffer()
+            if split in self._entries:
+                yield split, self._entries[split].spool
 
 
 def json_line(obj: object) -> str:

@@ -6,36 +6,31 @@ image_id, bbox ``[x, y, w, h]``, area, utf8_string, legibility ``legible|illegib
 language ``english|not english``, class ``machine printed``), ``imgToAnns``. Our extra
 keys: ``rotated`` on each annotation, ``document_kind`` on each image.
 
-The three objects are kept as JSON text while the rows stream by (rows come grouped by
-document), a fraction of the memory of Python dicts.
+The three objects grow as JSON text in spools while the rows stream by (rows come grouped
+by document) and are joined into the one file at the end.
 """
 
-import io
 import json
 
 from exports.formats.base import Writer
+from exports.spool import Entries, Joined
 
 
-def _entry(key: object, value: object) -> bytes:
-    return f"{json.dumps(str(key))}:{json.dumps(value, ensure_ascii=False)},".encode()
-
-
-def _object(entries: io.BytesIO) -> list:
-    """The entries as one JSON object (without copying them; the last comma dropped)."""
-    return [b"{", entries.getbuffer()[:-1] if entries.tell() else b"", b"}"]
+def _entry(key: object, value: object) -> str:
+    return f"{json.dumps(str(key))}:{json.dumps(value, ensure_ascii=False)}"
 
 
 class CocoTextWriter(Writer):
     name = "coco_text"
 
     def members(self, samples, ctx):
-        imgs, anns, img_to_anns = io.BytesIO(), io.BytesIO(), io.BytesIO()
+        imgs, anns, img_to_anns = (Entries(ctx.spools.new(), separator=b",") for _ in range(3))
         document, words = None, []
         for sample in samples:
             row = sample.row
             if row.donation_id != document:
                 if document is not None:
-                    img_to_anns.write(_entry(document, words))
+                    img_to_anns.add(_entry(document, words))
                 document, words = row.donation_id, []
                 file_name = f"documents/{row.donation_id}.{row.document_image_format}"
                 yield file_name, ctx.document_image(row)
@@ -48,7 +43,7 @@ class CocoTextWriter(Writer):
                     "set": row.split,
                     "document_kind": row.document_kind,
                 }
-                imgs.write(_entry(row.donation_id, image))
+                imgs.add(_entry(row.donation_id, image))
             x, y, w, h = row.box
             annotation = {
                 "id": row.crop_id,
@@ -61,11 +56,20 @@ class CocoTextWriter(Writer):
                 "class": "machine printed",
                 "rotated": row.rotated,
             }
-            anns.write(_entry(row.crop_id, annotation))
+            anns.add(_entry(row.crop_id, annotation))
             words.append(row.crop_id)
         if document is not None:
-            img_to_anns.write(_entry(document, words))
+            img_to_anns.add(_entry(document, words))
         info = json.dumps({"description": "DropTurk export (COCO-Text v2 layout)"}).encode()
-        parts = [b'{"info":', info, b',"cats":{},"imgs":', *_object(imgs)]
-        parts += [b',"anns":', *_object(anns), b',"imgToAnns":', *_object(img_to_anns), b"}"]
-        yield "coco_text.json", b"".join(parts)
+        yield (
+            "coco_text.json",
+            Joined(
+                b'{"info":' + info + b',"cats":{},"imgs":{',
+                imgs.spool,
+                b'},"anns":{',
+                anns.spool,
+                b'},"imgToAnns":{',
+                img_to_anns.spool,
+                b"}}",
+            ),
+        )

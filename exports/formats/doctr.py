@@ -3,19 +3,20 @@
 
 import json
 
-from exports.formats.base import SplitBuffers, Writer, crop_file
+from exports.formats.base import SplitEntries, Writer, crop_file
+from exports.spool import Joined
 
 
 class DoctrWriter(Writer):
     name = "doctr"
 
     def members(self, samples, ctx):
-        entries = SplitBuffers()
+        entries = SplitEntries(ctx, separator=b",\n")
         for sample in samples:
             row = sample.row
             name = crop_file(row)
             yield f"{row.split}/images/{name}", sample.png
-            entries.write(row.split, f"{json.dumps(name)}: {json.dumps(row.text)},\n")
-        for split, data in entries.items():
-            # The object's entries, one a line; the last comma dropped.
-            yield f"{split}/labels.json", b"".join([b"{\n", data[: -len(b",\n")], b"\n}\n"])
+            entries.add(row.split, f"{json.dumps(name)}: {json.dumps(row.text)}")
+        for split, spool in entries.items():
+            # The object's entries, one a line.
+            yield f"{split}/labels.json", Joined(b"{\n", spool, b"\n}\n")

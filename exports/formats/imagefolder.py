@@ -3,19 +3,19 @@
 Read with ``datasets.load_dataset("imagefolder", data_dir=DIR)``.
 """
 
-from exports.formats.base import SplitBuffers, Writer, crop_file, json_line
+from exports.formats.base import SplitEntries, Writer, crop_file, json_line
 
 
 class ImageFolderWriter(Writer):
     name = "imagefolder"
 
     def members(self, samples, ctx):
-        metadata = SplitBuffers()
+        metadata = SplitEntries(ctx)
         for sample in samples:
             row = sample.row
             name = crop_file(row)
             yield f"{row.split}/{name}", sample.png
-            metadata.write(
+            metadata.add(
                 row.split,
                 json_line(
                     {

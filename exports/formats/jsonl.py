@@ -1,22 +1,21 @@
 """A JSONL manifest (``samples.jsonl``, one crop a line, everything we know of it) and
 the crop images under ``images/``."""
 
-import io
-
 from exports.formats.base import Writer, crop_file, json_line
+from exports.spool import Entries
 
 
 class JsonlWriter(Writer):
     name = "jsonl"
 
     def members(self, samples, ctx):
-        lines = io.BytesIO()
+        lines = Entries(ctx.spools.new())
         for sample in samples:
             row = sample.row
             path = f"images/{crop_file(row)}"
             yield path, sample.png
             x, y, w, h = row.box
-            lines.write(
+            lines.add(
                 json_line(
                     {
                         "image": path,
@@ -37,6 +36,6 @@ class JsonlWriter(Writer):
                             "engine_version": row.prefill_engine_version,
                         },
                     }
-                ).encode("utf-8")
+                )
             )
-        yield "samples.jsonl", lines.getbuffer()
+        yield "samples.jsonl", lines.spool

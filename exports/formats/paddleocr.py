@@ -6,20 +6,20 @@ in the manifest's notes). The space is kept out of ``dict.txt`` (PaddleOCR adds 
 ``use_space_char: true``).
 """
 
-from exports.formats.base import SplitBuffers, Writer, crop_file, one_line_labels
+from exports.formats.base import SplitEntries, Writer, crop_file, one_line_labels
 
 
 class PaddleOcrWriter(Writer):
     name = "paddleocr"
 
     def members(self, samples, ctx):
-        lists = SplitBuffers()
+        lists = SplitEntries(ctx)
         characters: set[str] = set()
         for sample in one_line_labels(samples, ctx, self.name):
             row = sample.row
             path = f"images/{row.split}/{crop_file(row)}"
             yield path, sample.png
-            lists.write(row.split, f"{path}\t{row.text}\n")
+            lists.add(row.split, f"{path}\t{row.text}\n")
             characters.update(row.text)
         for split, data in lists.items():
             yield f"rec_gt_{split}.txt", data

@@ -43,3 +43,14 @@ def labeled(service_token, annotator):
     for donation in donations:
         label_all(donation, annotator=annotator)
     return donations
+
+
+@pytest.fixture
+def three_splits(labeled, monkeypatch):
+    """The three labeled documents in train, validation and test, one each (the hashes of
+    three random ids rarely reach every split)."""
+    from exports import selectors
+
+    chosen = {str(d.pk): split for d, split in zip(labeled, selectors.SPLITS, strict=True)}
+    monkeypatch.setattr(selectors, "split_of", lambda donation_id: chosen[str(donation_id)])
+    return labeled

@@ -95,23 +95,99 @@ def test_an_altered_or_cut_archive_does_not_open(labeled, ml_engineer, blob_dir)
         opened(sealed, export_id="another")
 
 
-def test_a_failing_build_leaves_no_archive(labeled, ml_engineer, blob_dir, monkeypatch):
+def failing_writer(monkeypatch, error: Exception, *, attempts_failing: int = 99) -> None:
+    """The imagefolder writer raises ``error`` at the sixth crop, past the first
+    encrypted chunk, in the first ``attempts_failing`` builds."""
     from exports.formats.imagefolder import ImageFolderWriter
 
+    real_members = ImageFolderWriter.members
+    builds = []
+
     def members(self, samples, ctx):
+        builds.append(1)
+        if len(builds) > attempts_failing:
+            yield from real_members(self, samples, ctx)
+            return
         for number, sample in enumerate(samples):
             if number == 5:
-                raise OSError("disk on fire")
-            yield f"{number}.png", sample.png + b"\0" * 3_000_000  # past the first chunk
+                raise error
+            yield f"{number}.png", sample.png + b"\0" * 3_000_000
 
     monkeypatch.setattr(ImageFolderWriter, "members", members)
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """The Celery messages sent, as (task name, args, countdown)."""
+    messages = []
+
+    def send_task(name, args, countdown=0):
+        messages.append((name, args, countdown))
+
+    monkeypatch.setattr(services.current_app, "send_task", send_task)
+    return messages
+
+
+def test_a_failing_build_leaves_no_archive(labeled, ml_engineer, blob_dir, monkeypatch, sent):
+    failing_writer(monkeypatch, ValueError("a bug, not the weather"))
 
     export = built(ml_engineer)
 
     assert export.status == ExportStatus.FAILED
-    assert "disk on fire" in export.reason
+    assert "a bug, not the weather" in export.reason
+    assert export.attempts == 1
     assert stored(blob_dir) == []
     assert AuditEvent.objects.filter(action="exports.export_failed").count() == 1
+    assert not AuditEvent.objects.filter(action="exports.export_requeue").exists()
+    assert sent == []
+
+
+def test_a_transient_failure_is_built_again_until_the_attempts_run_out(
+    labeled, ml_engineer, blob_dir, monkeypatch, settings, sent, django_capture_on_commit_callbacks
+):
+    settings.EXPORT_MAX_ATTEMPTS = 3
+    failing_writer(monkeypatch, OSError("storage unreachable"))
+    export = services.export_request(
+        user=ml_engineer, format="imagefolder", filters=ExportFilters()
+    )
+
+    for attempt in (1, 2):
+        with django_capture_on_commit_callbacks(execute=True):
+            again = services.export_build(export_id=export.pk)
+        assert again.status == ExportStatus.QUEUED
+        assert again.attempts == attempt
+        assert f"attempt {attempt} failed (OSError: storage unreachable)" in again.reason
+        assert stored(blob_dir) == []
+        assert sent[-1] == ("exports.build", (str(export.pk),), 60 * attempt)
+    with django_capture_on_commit_callbacks(execute=True):
+        last = services.export_build(export_id=export.pk)
+
+    assert last.status == ExportStatus.FAILED
+    assert last.attempts == 3
+    assert "storage unreachable" in last.reason
+    assert stored(blob_dir) == []
+    assert len(sent) == 2
+    assert AuditEvent.objects.filter(action="exports.export_requeue").count() == 2
+    assert AuditEvent.objects.filter(action="exports.export_failed").count() == 1
+
+
+def test_a_build_that_failed_on_a_transient_error_succeeds_next_time(
+    labeled, ml_engineer, blob_dir, monkeypatch, sent
+):
+    failing_writer(monkeypatch, OSError("connection reset"), attempts_failing=1)
+
+    first = built(ml_engineer)
+    second = services.export_build(export_id=first.pk)
+
+    assert first.status == ExportStatus.QUEUED
+    assert second.status == ExportStatus.DONE
+    assert second.reason == ""
+    [archive_file] = stored(blob_dir)
+    assert archive_file.parent.name == "2"  # attempt 1 left nothing behind
+    tar = download(signed_in(ml_engineer, recently_confirmed=True), second)
+    manifest = json.loads(tar.extractfile("manifest.json").read())
+    assert manifest_verify(manifest, lambda p: tar.extractfile(p).read()) == []
+    assert manifest["counts"]["total"] == 9
 
 
 def test_cancelling_a_running_build_leaves_no_archive(labeled, ml_engineer, blob_dir, monkeypatch):
@@ -309,23 +385,128 @@ def test_a_donation_withdrawn_during_the_build_fails_it(
     assert not result.donations.exists()
 
 
-def test_a_build_whose_worker_was_lost_is_failed_and_its_archive_removed(
-    labeled, ml_engineer, blob_dir
-):
-    export = services.export_request(user=ml_engineer, format="jsonl", filters=ExportFilters())
+def lost_build(export, *, attempt: int) -> None:
+    """The state a worker that died in the middle of a build leaves behind."""
+    name = services.archive_name_for(export.pk, attempt=attempt)
     Export.objects.filter(pk=export.pk).update(
         status=ExportStatus.RUNNING,
+        attempts=attempt,
         heartbeat_at=timezone.now() - timedelta(hours=1),
-        archive_name=services.archive_name_for(export.pk),
+        archive_name=name,
     )
-    storages["donations"].save(services.archive_name_for(export.pk), io.BytesIO(b"partial"))
+    storages["donations"].save(name, io.BytesIO(b"partial"))
 
-    services.exports_expire()
+
+def test_a_build_whose_worker_was_lost_is_built_again(
+    labeled, ml_engineer, blob_dir, sent, django_capture_on_commit_callbacks
+):
+    export = services.export_request(user=ml_engineer, format="jsonl", filters=ExportFilters())
+    lost_build(export, attempt=1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.exports_requeue_stalled() == (1, 0)
+        assert services.exports_requeue_stalled() == (0, 0)  # once, not at every sweep
+
+    export.refresh_from_db()
+    assert export.status == ExportStatus.QUEUED
+    assert "worker was lost" in export.reason
+    assert stored(blob_dir) == []
+    assert [name for name, _args, _countdown in sent] == ["exports.build"]
+    assert AuditEvent.objects.filter(action="exports.export_requeue").get().data == {
+        "reason": "worker lost",
+        "attempt": 1,
+    }
+    rebuilt = services.export_build(export_id=export.pk)
+    assert (rebuilt.status, rebuilt.attempts) == (ExportStatus.DONE, 2)
+    assert [p.parent.name for p in stored(blob_dir)] == ["2"]
+
+
+def test_a_build_lost_at_its_last_attempt_is_failed_and_its_archive_removed(
+    labeled, ml_engineer, blob_dir, settings, sent, django_capture_on_commit_callbacks
+):
+    settings.EXPORT_MAX_ATTEMPTS = 2
+    export = services.export_request(user=ml_engineer, format="jsonl", filters=ExportFilters())
+    lost_build(export, attempt=2)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.exports_requeue_stalled() == (0, 1)
 
     export.refresh_from_db()
     assert export.status == ExportStatus.FAILED
-    assert "worker" in export.reason
+    assert "worker was lost" in export.reason
     assert stored(blob_dir) == []
+    assert sent == []
+    assert AuditEvent.objects.filter(action="exports.export_failed").count() == 1
+
+
+def test_a_lost_attempt_that_wakes_up_stops_and_leaves_the_next_one_alone(
+    labeled, ml_engineer, blob_dir, monkeypatch, sent
+):
+    """The sweep gave attempt 1 up for lost while its worker was only slow: attempt 2 is
+    built meanwhile; attempt 1 then stops at its next progress and removes only its own
+    partial archive."""
+    monkeypatch.setattr(services, "PROGRESS_EVERY", 1)
+    export = services.export_request(user=ml_engineer, format="jsonl", filters=ExportFilters())
+    real_samples = services._samples
+    outcome = {}
+
+    def samples(rows, counter):
+        for number, sample in enumerate(real_samples(rows, counter)):
+            if number == 3 and "lost" not in outcome:
+                outcome["lost"] = True
+                Export.objects.filter(pk=export.pk).update(
+                    heartbeat_at=timezone.now() - timedelta(hours=1)
+                )
+                services.exports_requeue_stalled()
+                outcome["second"] = services.export_build(export_id=export.pk)
+            yield sample
+
+    monkeypatch.setattr(services, "_samples", samples)
+
+    first = services.export_build(export_id=export.pk)
+
+    assert outcome["second"].status == ExportStatus.DONE
+    assert (first.status, first.attempts) == (ExportStatus.DONE, 2)
+    assert first.sha256 == outcome["second"].sha256
+    [archive_file] = stored(blob_dir)
+    assert archive_file.parent.name == "2"
+    assert archive_file.read_bytes().startswith(archive.MAGIC)
+
+
+def test_a_queued_export_whose_message_was_lost_is_sent_again(
+    ml_engineer, sent, django_capture_on_commit_callbacks
+):
+    export = services.export_request(user=ml_engineer, format="jsonl", filters=ExportFilters())
+    Export.objects.filter(pk=export.pk).update(created_at=timezone.now() - timedelta(hours=1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.exports_requeue_stalled()
+        services.exports_requeue_stalled()
+
+    assert sent == [("exports.build", (str(export.pk),), 0)]
+    export.refresh_from_db()
+    assert (export.status, export.attempts) == (ExportStatus.QUEUED, 0)
+
+
+def test_the_sweep_leaves_live_builds_and_command_line_exports_alone(
+    labeled, ml_engineer, tmp_path, sent, django_capture_on_commit_callbacks
+):
+    running = services.export_request(user=ml_engineer, format="jsonl", filters=ExportFilters())
+    Export.objects.filter(pk=running.pk).update(
+        status=ExportStatus.RUNNING, attempts=1, heartbeat_at=timezone.now()
+    )
+    services.export_to_directory(
+        user=ml_engineer, fmt="jsonl", filters=ExportFilters(), out=tmp_path / "cli"
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.exports_requeue_stalled() == (0, 0)
+
+    assert sent == []
+    assert set(Export.objects.values_list("status", flat=True)) == {
+        ExportStatus.RUNNING,
+        ExportStatus.DONE,
+    }
 
 
 def test_lmdb_streams_as_in_memory_shards_that_lmdb_reads(

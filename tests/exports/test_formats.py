@@ -11,17 +11,19 @@ from PIL import Image
 from audit.models import AuditEvent
 from exports import services
 from exports.formats import WRITERS
-from exports.selectors import ExportFilters, export_rows
+from exports.selectors import SPLITS, ExportFilters, export_rows
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def expected(labeled):
-    """crop file stem → (split, text), from the selection itself."""
-    return {
+def expected(three_splits):
+    """crop file stem → (split, text), from the selection itself: every split present."""
+    rows = {
         f"{row.crop_id:09d}": (row.split, row.text) for row in export_rows(filters=ExportFilters())
     }
+    assert {split for split, _text in rows.values()} == set(SPLITS)
+    return rows
 
 
 def export_into(tmp_path, fmt: str, ml_engineer) -> Path:
@@ -52,6 +54,7 @@ def test_imagefolder_loads_with_datasets(tmp_path, ml_engineer, expected):
 
     loaded = datasets.load_dataset("imagefolder", data_dir=str(out), cache_dir=str(tmp_path / "c"))
 
+    assert set(loaded) == set(SPLITS)
     seen = {}
     for split in loaded:
         for example in loaded[split]:
@@ -175,6 +178,23 @@ def test_manifest_counts_lint_and_lineage(tmp_path, ml_engineer, labeled, annota
     assert manifest["filters"]["consensus_state"] == "accepted"
     assert "accepted_labels" in manifest["lineage"]["selection"]
     assert manifest["lineage"]["prefill_engines"] == {"test-prefill 1": 9}
+
+
+@pytest.mark.parametrize("run_keys", [16_384, 2])  # sorted in memory; runs spooled, merged
+def test_duplicate_images_are_found_exactly(tmp_path, ml_engineer, labeled, monkeypatch, run_keys):
+    from exports.spool import DuplicateFinder
+
+    monkeypatch.setattr(DuplicateFinder, "RUN_KEYS", run_keys)
+
+    manifest = manifest_of(export_into(tmp_path, "tesstrain", ml_engineer))
+
+    # The three documents' crops are the same three word images: the first document's
+    # are originals, the other six (in the export's order) duplicates.
+    rows = list(export_rows(filters=ExportFilters()))
+    assert manifest["lint"]["duplicate_images"] == {
+        "count": 6,
+        "crop_ids": [row.crop_id for row in rows[3:]],
+    }
 
 
 def test_every_format_is_known_and_the_command_is_audited(tmp_path, ml_engineer, labeled):
