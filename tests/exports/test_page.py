@@ -66,3 +66,10 @@ def test_other_roles_get_404(labeled, ml_engineer, annotator):
     assert client.get("/exports/").status_code == 404
     assert client.get(f"/exports/{export.pk}/download").status_code == 404
     assert export.status == ExportStatus.DONE
+
+
+def test_the_home_page_links_to_exports_for_ml_engineers_only(ml_engineer, annotator, reviewer):
+    for person, linked in ((ml_engineer, True), (annotator, False), (reviewer, False)):
+        home = signed_in(person, recently_confirmed=False).get("/")
+        assert home.status_code == 200
+        assert (b'href="/exports/"' in home.content) is linked, person.username
