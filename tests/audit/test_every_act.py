@@ -210,6 +210,25 @@ def flag_annotator(world: World):
     return "auth.user", careless.pk
 
 
+def requeue_lost_export(world: World):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from exports import services as exports
+    from exports.models import Export, ExportStatus
+    from exports.selectors import ExportFilters
+
+    engineer = factories.UserFactory(username="ml")
+    engineer.groups.set(Group.objects.filter(name=roles.ML_ENGINEER))
+    export = exports.export_request(user=engineer, format="jsonl", filters=ExportFilters())
+    Export.objects.filter(pk=export.pk).update(
+        status=ExportStatus.RUNNING, attempts=1, heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    assert exports.exports_requeue_stalled() == (1, 0)
+    return "exports.export", export.pk
+
+
 ACTS: list[tuple[str, Callable[[World], tuple[str, object] | None]]] = [
     ("annotations.donation_create", donate),
     ("annotations.donation_ready", finish_processing),
@@ -233,6 +252,7 @@ ACTS: list[tuple[str, Callable[[World], tuple[str, object] | None]]] = [
     ("ocr_bridge.model_failed", learning_acts.fail_retrain),
     ("ocr_bridge.model_promote", learning_acts.promote_model),
     ("ocr_bridge.crops_reprefill", learning_acts.reprefill_crops),
+    ("exports.export_requeue", requeue_lost_export),
 ]
 
 
