@@ -75,6 +75,10 @@ class OrientationClassifier:
             torch.set_num_threads(previous)
         return results
 
+    @staticmethod
+    def undo(crop: Image.Image, orientation: Orientation) -> Image.Image:
+        return undo(crop, orientation)
+
     def upright(
         self, crops: Sequence[Image.Image], *, min_confidence: float
     ) -> tuple[list[Image.Image], list[Orientation]]:
