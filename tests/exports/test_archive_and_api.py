@@ -15,7 +15,8 @@ from django.utils import timezone
 from annotations import roles
 from annotations.services import donation_withdraw
 from audit.models import AuditEvent
-from exports import archive, services
+from exports import archive, services, spool
+from exports.formats import WRITERS
 from exports.manifest import verify as manifest_verify
 from exports.models import Export, ExportStatus
 from exports.selectors import ExportFilters
@@ -538,3 +539,27 @@ def test_lmdb_streams_as_in_memory_shards_that_lmdb_reads(
             env.close()
     assert len(shards) == 9
     assert sorted(seen) == expected
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITERS))
+def test_every_format_archives_the_same_files_as_its_directory_export(
+    fmt, three_splits, ml_engineer, tmp_path, monkeypatch
+):
+    """The archive's members are the directory export's files (whose consumers read them,
+    tests/exports/test_formats.py), with the spooled indexes in many small frames."""
+    monkeypatch.setattr(spool, "FRAME_BYTES", 64)
+    services.export_to_directory(
+        user=ml_engineer, fmt=fmt, filters=ExportFilters(), out=tmp_path / "dir"
+    )
+
+    export = built(ml_engineer, fmt)
+
+    assert export.status == ExportStatus.DONE
+    with download(signed_in(ml_engineer, recently_confirmed=True), export) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+        assert manifest_verify(manifest, lambda p: tar.extractfile(p).read()) == []
+        assert set(tar.getnames()) == {*manifest["files"], "manifest.json"}
+        assert manifest["counts"] == {"train": 3, "validation": 3, "test": 3, "total": 9}
+        if fmt != "lmdb":  # one database a split there, shards of at most 16 MB here
+            for name in manifest["files"]:
+                assert tar.extractfile(name).read() == (tmp_path / "dir" / name).read_bytes()

@@ -281,3 +281,14 @@ def test_a_withdrawal_removes_a_command_line_export_directory(
     assert stranger.exists()  # a directory that is not this export's is never removed
     services._remove_directory(str(out), export.pk)
     assert not out.exists()
+
+
+def test_the_manifest_check_names_an_altered_file(tmp_path, ml_engineer, labeled):
+    from exports.manifest import verify
+
+    out = export_into(tmp_path, "doctr", ml_engineer)
+    manifest = manifest_of(out)
+    [labels, *_] = sorted(out.glob("*/labels.json"))
+    labels.write_text(labels.read_text().replace("word", "wort", 1))
+
+    assert verify(manifest, lambda p: (out / p).read_bytes()) == [str(labels.relative_to(out))]
