@@ -25,7 +25,7 @@ from django.utils import timezone
 import audit
 from annotations import blobs, crypto
 from annotations.models import Donation, DonationStatus
-from exports import archive, selectors
+from exports import archive, memory, selectors
 from exports.formats import WRITERS, Member, Sample, WriteContext
 from exports.manifest import ManifestBuilder
 from exports.models import Export, ExportDonation, ExportFormat, ExportStatus
@@ -132,6 +132,7 @@ def stream_members(
     *, fmt: str, samples: Iterable[Sample], manifest: ManifestBuilder, ctx: WriteContext
 ) -> Iterator[Member]:
     """The export's files in order, ``manifest.json`` last (it hashes all the others)."""
+    memory.pin_mmap_threshold()
     manifest.notes = ctx.notes
     writer = WRITERS[fmt]()
     for path, data in writer.members(manifest.observe(samples), ctx):
@@ -144,6 +145,7 @@ def write_directory(
     *, fmt: str, samples: Iterable[Sample], header: dict, ctx: WriteContext, out: Path
 ) -> ManifestBuilder:
     """Writes the export into ``out`` (plain files: the caller chose this directory)."""
+    memory.pin_mmap_threshold()
     out.mkdir(parents=True, exist_ok=True)
     writer = WRITERS[fmt]()
     manifest = ManifestBuilder(header=header, spools=ctx.spools)

@@ -53,3 +53,9 @@ def test_the_peak_does_not_grow_with_the_crops(fmt, monkeypatch):
     small, large = peak_bytes(fmt, 1000), peak_bytes(fmt, 4000)
 
     assert large - small < GROWTH_ALLOWED, (small, large)
+
+
+def test_builds_pin_the_mmap_threshold_of_glibc():
+    from exports import memory
+
+    assert memory.pin_mmap_threshold() is True  # Debian's glibc, as in production
