@@ -7,9 +7,11 @@ streams them (LMDB as in-memory shards). Each (format, size)
 runs in a fresh process, so its peak RSS is its own. Prints one JSON line each:
 ``{"format", "crops", "seconds", "peak_rss_mb"}``.
 
-``--end-to-end`` measures the real build instead: crops seeded into a scratch SQLite
-database with encrypted blobs (one process), then ``services.export_build`` per format
-(one process each): database read, decryption, writer, tar, encryption, storage.
+``--end-to-end`` measures the real build instead: crops seeded into a scratch PostgreSQL
+database (``--database`` on the server of ``--admin-url``, dropped at the end) with
+encrypted blobs in a temporary folder (one process), then ``services.export_build`` per
+format (one process each): server-side cursor, decryption, writer, tar, encryption,
+storage.
 
     make bench-export        # or: .venv/bin/python -m benchmarks.export_speed --crops 10000
     .venv/bin/python -m benchmarks.export_speed --end-to-end --crops 10000 --formats lmdb
@@ -136,6 +138,7 @@ def seed(crops: int) -> None:
     from annotations.images import normalize_image
     from annotations.models import DonationStatus, Label, Task, TaskStatus, WordCrop
     from annotations.services import donation_create, service_token_create
+    from quality.models import ConsensusState, CropConsensus, DecidedBy
 
     token, _ = service_token_create(name="bench-export")
     users = get_user_model().objects
@@ -168,10 +171,25 @@ def seed(crops: int) -> None:
             )
         rows = WordCrop.objects.bulk_create(rows)
         tasks = Task.objects.bulk_create([Task(crop=c, status=TaskStatus.DONE) for c in rows])
-        Label.objects.bulk_create(
+        labels = Label.objects.bulk_create(
             [
                 Label(task=t, crop=c, annotator=annotator, text=f"word{(first + i) % 997}")
                 for i, (c, t) in enumerate(zip(rows, tasks, strict=True))
+            ]
+        )
+        # Accepted by agreeing annotators, as quality.consensus decides it.
+        CropConsensus.objects.bulk_create(
+            [
+                CropConsensus(
+                    crop=label.crop,
+                    label=label,
+                    text=label.text,
+                    state=ConsensusState.ACCEPTED,
+                    confidence=1.0,
+                    n_labels=1,
+                    decided_by=DecidedBy.CONSENSUS,
+                )
+                for label in labels
             ]
         )
         donation.status = DonationStatus.READY
@@ -220,18 +238,24 @@ def _report(result: dict) -> None:
     print(json.dumps(result), flush=True)
 
 
-def end_to_end(crops_list: list[int], formats: list[str]) -> None:
+def end_to_end(crops_list: list[int], formats: list[str], database) -> None:
     for crops in crops_list:
-        with tempfile.TemporaryDirectory(prefix="bench-export-e2e-") as tmp:
-            os.environ["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-            os.environ["DROPTURK_DATA_DIR"] = tmp
-            os.environ["DROPTURK_SECRETS_DIR"] = str(Path(tmp) / "secrets")
-            os.environ.pop("REDIS_URL", None)
-            started = time.perf_counter()
-            _child("--seed", str(crops))
-            sys.stderr.write(f"seeded {crops:,} crops in {time.perf_counter() - started:.1f} s\n")
-            for fmt in formats:
-                _report(json.loads(_child("--build", fmt, str(crops))))
+        database.recreate()
+        try:
+            with tempfile.TemporaryDirectory(prefix="bench-export-e2e-") as tmp:
+                os.environ["DATABASE_URL"] = database.url
+                os.environ["DROPTURK_DATA_DIR"] = tmp
+                os.environ["DROPTURK_SECRETS_DIR"] = str(Path(tmp) / "secrets")
+                os.environ.pop("REDIS_URL", None)  # the seed's OCR messages go nowhere
+                os.environ.pop("S3_BUCKET", None)  # blobs and archives in the folder
+                started = time.perf_counter()
+                _child("--seed", str(crops))
+                seconds = time.perf_counter() - started
+                sys.stderr.write(f"seeded {crops:,} crops in {seconds:.1f} s\n")
+                for fmt in formats:
+                    _report(json.loads(_child("--build", fmt, str(crops))))
+        finally:
+            database.drop()
 
 
 def main() -> None:
@@ -239,6 +263,8 @@ def main() -> None:
     parser.add_argument("--crops", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
     parser.add_argument("--end-to-end", action="store_true", help="seed a database, build")
+    parser.add_argument("--database", default="dropturk_bench_export")
+    parser.add_argument("--admin-url", help="the server's maintenance database (postgres)")
     parser.add_argument("--one", nargs=2, metavar=("FORMAT", "CROPS"), help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--build", nargs=2, metavar=("FORMAT", "CROPS"), help=argparse.SUPPRESS)
@@ -254,7 +280,10 @@ def main() -> None:
             print(json.dumps(build_one(args.build[0], int(args.build[1]))))
         return
     if args.end_to_end:
-        end_to_end(args.crops, args.formats)
+        from benchmarks.annotator_loop import BenchDatabase, _default_admin_url
+
+        database = BenchDatabase(args.admin_url or _default_admin_url(), args.database)
+        end_to_end(args.crops, args.formats, database)
         return
     for crops in args.crops:
         for fmt in args.formats:
