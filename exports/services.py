@@ -36,7 +36,9 @@ logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 500
 RETRY_AFTER_SECONDS = 60  # times the number of the attempt that failed
-SELECTION_RULE = "exports.selectors.accepted_labels: task done, newest unrevised label, 1.0"
+SELECTION_RULE = (
+    "exports.selectors.accepted_labels: consensus accepted; the label it names, its confidence"
+)
 
 
 class ExportCancelled(Exception):
@@ -96,14 +98,12 @@ def _enqueue_build(export_id: object, *, countdown: int = 0) -> None:
 
 def _samples(rows: Iterable[ExportRow], counter: list[int]) -> Iterator[Sample]:
     """The rows with their crop images, decrypted in memory, one donation key at a time."""
-    key_for: tuple[str, bytes] | None = None
+    donation, key = None, b""
     for row in rows:
-        if key_for is None or key_for[0] != row.donation_id:
+        if donation is None or str(donation.pk) != row.donation_id:
             donation = Donation.objects.get(pk=row.donation_id)
-            key_for = (row.donation_id, blobs.data_key_for(donation))
-        png = blobs.blob_get(
-            donation=Donation(pk=row.donation_id), name=row.image_name, data_key=key_for[1]
-        )
+            key = blobs.data_key_for(donation)
+        png = blobs.blob_get(donation=donation, name=row.image_name, data_key=key)
         counter[0] += 1
         yield Sample(row=row, png=png)
 

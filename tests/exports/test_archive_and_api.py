@@ -282,6 +282,7 @@ def test_ml_engineers_request_and_read_their_exports(
     assert sent == [("exports.build", (export_id,))]
     detail = client.get(f"/api/v1/exports/{export_id}/").json()
     assert detail["status"] == "queued"
+    assert detail["attempts"] == 0
     assert detail["filters"]["kinds"] == ["receipt"]
     assert [e["id"] for e in client.get("/api/v1/exports/").json()] == [export_id]
     assert AuditEvent.objects.filter(action="exports.export_request").count() == 1

@@ -97,3 +97,26 @@ def test_all_crops_of_a_document_share_its_split(labeled):
     for row in rows():
         by_document.setdefault(row.donation_id, set()).add(row.split)
     assert all(len(splits) == 1 for splits in by_document.values())
+
+
+def test_the_export_cursor_is_planned_for_all_its_rows(labeled):
+    """The server-side cursor is declared while cursor_tuple_fraction is 1 (a plan for
+    reading everything, not the first tenth), and the session's value comes back."""
+    from django.db import connection
+
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        with connection.connection.cursor() as raw:  # past the wrappers
+            raw.execute("SHOW cursor_tuple_fraction")
+            seen.append((sql.split()[0], raw.fetchone()[0]))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        exported = rows()
+
+    assert len(exported) == 9
+    assert ("SELECT", "1") in seen
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW cursor_tuple_fraction")
+        assert cursor.fetchone()[0] == "0.1"
