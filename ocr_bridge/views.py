@@ -109,12 +109,9 @@ def models_page(request):
 @_role_only(selectors.can_train_models)
 @require_POST
 def model_retrain(request):
-    raw = {}
-    if request.POST.get("steps"):
-        raw["steps"] = request.POST["steps"]
+    steps = request.POST.get("steps", "").strip()
     try:
-        steps = {"steps": int(raw["steps"])} if raw else {}
-        options = learning.RetrainOptions.from_dict(steps)
+        options = learning.RetrainOptions.from_dict({"steps": int(steps)} if steps else {})
         learning.model_retrain_request(user=request.user, options=options)
     except ValueError:
         messages.error(request, "Steps must be a whole number.")

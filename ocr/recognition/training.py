@@ -125,7 +125,7 @@ def _training_data(
         return FineTuneMix(
             real,
             synthetic,
-            batches=config.steps + 1,
+            batches=config.steps + BATCHES_PER_RUN,
             batch_size=config.batch_size,
             real_per_batch=min(config.batch_size, real_per_batch),
             seed=config.seed,
@@ -255,8 +255,12 @@ def fit(
 
     # A labelled folder may hold few crops, each seen many times: grouping by width would
     # fill a batch with copies of one crop, and batch norm's statistics would drift with it.
+    # Enough real crops for a whole run of batches are grouped, as synthetic ones are:
+    # real crops run from 16 to 480 pixels wide, and padding dominates a random batch.
     real = finetune if finetune is not None else _real_crops(config, charset)
-    per_run = BATCHES_PER_RUN if real is None else 1
+    mixed = real is not None and (config.synthetic_share > 0 or config.augment)
+    grouped = real is None or (mixed and len(real) >= BATCHES_PER_RUN * config.batch_size)
+    per_run = BATCHES_PER_RUN if grouped else 1
     runs = WidthBuckets(
         _training_data(config, charset, real), batch_size=config.batch_size, per_item=per_run
     )

@@ -95,7 +95,9 @@ def accept_all(donation, *, annotator, texts: list[str] | None = None, **flags):
 
 def person(username: str, *role_names: str):
     user = factories.UserFactory(username=username)
-    user.groups.set(Group.objects.filter(name__in=role_names))
+    # get_or_create: a transactional test before this one may have flushed the groups
+    # that migration 0002_roles made.
+    user.groups.set([Group.objects.get_or_create(name=name)[0] for name in role_names])
     return user
 
 
