@@ -146,7 +146,7 @@ class _QueueReader(io.RawIOBase):
 
     def __init__(self, pieces: queue.Queue) -> None:
         self._pieces = pieces
-        self._buffer = b""
+        self._buffer = memoryview(b"")  # sliced without copying what is left
         self._ended = False
 
     def readable(self) -> bool:
@@ -160,7 +160,7 @@ class _QueueReader(io.RawIOBase):
             if piece is _END:
                 self._ended = True
             else:
-                self._buffer = piece
+                self._buffer = memoryview(piece)
         n = min(len(target), len(self._buffer))
         target[:n] = self._buffer[:n]
         self._buffer = self._buffer[n:]
