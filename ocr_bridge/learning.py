@@ -60,10 +60,10 @@ class RetrainOptions:
     """How a retraining fine-tunes; the defaults are what the learning-loop benchmark
     measured best within a few CPU minutes (README, "Learning loop")."""
 
-    steps: int = 1000
+    steps: int = 4000
     batch_size: int = 32
-    learning_rate: float = 2e-3
-    synthetic_share: float = 0.25
+    learning_rate: float = 3e-3
+    synthetic_share: float = 0.1
     augment: bool = True
     freeze_features: bool = False
     seed: int = 0
