@@ -55,19 +55,7 @@ def make_word_donation(*, source, words: list[str], split: str, kind: str = "rec
     with mock.patch("annotations.services.uuid.uuid4", return_value=wanted):
         donation = factories.make_donation(source=source, kind=kind, png=factories.word_png("p"))
     donation = donation_start_processing(donation_id=donation.pk)
-    donation_store_crops(
-        donation=donation,
-        crops=[
-            CropInput(
-                x=0,
-                y=40 * i,
-                width=120,
-                height=32,
-                png=factories.png_bytes(render_word(word, seed=seed + i)),
-            )
-            for i, word in enumerate(words)
-        ],
-    )
+    store_images(donation, [render_word(word, seed=seed + i) for i, word in enumerate(words)])
     crops = list(donation.crops.order_by("index"))
     donation_finish_prefill(
         donation_id=donation.pk,
@@ -80,6 +68,23 @@ def make_word_donation(*, source, words: list[str], split: str, kind: str = "rec
     )
     donation.refresh_from_db()
     return donation
+
+
+def store_images(donation, images) -> None:
+    """Stores ``images`` as the crops of a donation in processing, one under the other."""
+    donation_store_crops(
+        donation=donation,
+        crops=[
+            CropInput(
+                x=0,
+                y=40 * i,
+                width=image.width,
+                height=image.height,
+                png=factories.png_bytes(image),
+            )
+            for i, image in enumerate(images)
+        ],
+    )
 
 
 def accept_all(donation, *, annotator, texts: list[str] | None = None, **flags):

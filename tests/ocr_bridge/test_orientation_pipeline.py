@@ -4,12 +4,13 @@ import pytest
 from PIL import Image
 
 from annotations.models import DonationStatus
-from annotations.services import CropInput, donation_start_processing, donation_store_crops
+from annotations.services import donation_start_processing
 from ocr.orientation.predictor import DEFAULT_WEIGHTS, Orientation
 from ocr.synthetic import render_word
 from ocr_bridge import services
 from ocr_bridge.engines import Recognition
 from tests import factories
+from tests.ocr_bridge.conftest import store_images
 
 pytestmark = pytest.mark.django_db
 
@@ -79,19 +80,7 @@ def test_a_receipt_word_printed_upside_down_is_prefilled_the_right_way_up(servic
     ]
     donation = factories.make_donation(source=service_token, png=factories.word_png("page"))
     donation_start_processing(donation_id=donation.pk)
-    donation_store_crops(
-        donation=donation,
-        crops=[
-            CropInput(
-                x=0,
-                y=40 * i,
-                width=image.width,
-                height=image.height,
-                png=factories.png_bytes(image),
-            )
-            for i, image in enumerate(images)
-        ],
-    )
+    store_images(donation, images)
 
     assert services.donation_prefill(donation_id=str(donation.pk))
 
