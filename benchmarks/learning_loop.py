@@ -415,10 +415,10 @@ def plot(points: list[tuple[int, float, float]], path: Path, *, rapidocr: float 
         fill="black",
     )
     for target, colour, label in ((0.92, "#1e6b34", "target 92%"),) + (
-        ((rapidocr, "#b35900", f"RapidOCR {rapidocr * 100:.1f}%"),) if rapidocr else ()
+        ((rapidocr, "#b35900", f"RapidOCR {rapidocr * 100:.1f}% (bench-ocr)"),) if rapidocr else ()
     ):
         draw.line((left, y(target), width - right, y(target)), fill=colour, width=1)
-        draw.text((width - right - 130, y(target) - 14), label, fill=colour)
+        draw.text((left + 300, y(target) - 14), label, fill=colour)
     accuracy = [(x(n), y(a)) for n, a, _ in points]
     errors = [(x(n), y(1 - c)) for n, _, c in points]
     draw.line(accuracy, fill="#0b5cad", width=3)
