@@ -10,7 +10,7 @@ import random
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from celery import current_app
@@ -32,6 +32,8 @@ from annotations.models import (
     TaskStatus,
     WordCrop,
 )
+from dropturk import prepared
+from dropturk.prepared import Prepared
 from quality import selectors as quality_selectors
 from quality import services as quality
 
@@ -296,19 +298,11 @@ def donation_withdraw(*, source: ServiceToken, donation_id) -> Donation | None:
 
 
 def _lease_fresh(*, queue, user, now, expires, wanted: int, blind: bool) -> int:
-    """Leases up to ``wanted`` tasks of ``queue`` to ``user`` in its order; returns how many."""
-    candidates = queue.select_for_update(skip_locked=True).values_list("id", flat=True)[:wanted]
-    if connection.vendor == "postgresql":
-        # The hot path: pick, lock and lease in one statement, one round trip.
-        pick_sql, pick_params = candidates.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {Task._meta.db_table} SET leased_to_id = %s, lease_expires_at = %s, "  # noqa: S608  our own compiled SQL; values are parameters
-                f"lease_blind = %s WHERE id IN ({pick_sql})",
-                [user.pk, expires, blind, *pick_params],
-            )
-            return cursor.rowcount
-    ids = list(candidates)
+    """Leases up to ``wanted`` tasks of ``queue`` to ``user`` in its order; returns how many.
+
+    The portable path (SQLite); PostgreSQL leases in one statement, ``_LEASE``.
+    """
+    ids = list(queue.values_list("id", flat=True)[:wanted])
     # The availability condition again: without row locks (SQLite) this is what stops
     # two concurrent callers from both taking a task.
     return (
@@ -325,39 +319,153 @@ def _gold_slots(*, wanted: int, rate: float) -> int:
     return sum(random.random() < rate for _ in range(wanted))  # noqa: S311  sampling, not security
 
 
-def task_lease_next(*, user, count: int = 1) -> list[Task]:
+_TASK = Task._meta.db_table
+_CROP = WordCrop._meta.db_table
+_SKIP = Skip._meta.db_table
+_LABEL = Label._meta.db_table
+# A task the caller may take: free (or its lease ran out), not skipped nor labeled by them
+# (each an index probe), so the k labels of a crop come from k different people.
+_FREE_FOR_USER = f"""
+    (t.leased_to_id IS NULL OR t.lease_expires_at < %(now)s)
+    AND NOT EXISTS (SELECT 1 FROM {_SKIP} s WHERE s.task_id = t.id AND s.annotator_id = %(user)s)
+    AND NOT EXISTS (SELECT 1 FROM {_LABEL} l WHERE l.task_id = t.id AND l.annotator_id = %(user)s)
+"""  # noqa: S608  our own table names
+# The whole lease in one statement, one round trip, planned once per database session:
+# renew what the user holds; take up to %(gold)s gold items they never answered (partial
+# index task_gold_idx); fill the rest from the queue head (partial index task_queue_idx,
+# priority, lowest prefill confidence, age); return all with their crops. FOR UPDATE
+# SKIP LOCKED: concurrent callers never wait for each other nor get the same task. The
+# CTEs share one snapshot (the rows come from RETURNING) and touch disjoint rows: held
+# ones are not free, gold and open ones differ in status. ARRAY(...) makes each pick an
+# init plan; without it the planner, not knowing the LIMIT, hashes the whole table.
+_RETURNED = "RETURNING id, crop_id, priority, confidence, lease_blind"
+
+
+def _take(*, status: str, order: str, limit: str) -> str:
+    """An UPDATE that leases the first ``limit`` free tasks of ``status`` in ``order``."""
+    return f"""
+    UPDATE {_TASK} SET leased_to_id = %(user)s, lease_expires_at = %(expires)s,
+                       lease_blind = %(blind)s
+    WHERE id = ANY(ARRAY(
+        SELECT t.id FROM {_TASK} t
+        WHERE t.status = '{status}' AND {_FREE_FOR_USER}
+        ORDER BY {order} LIMIT {limit}
+        FOR UPDATE SKIP LOCKED
+    ))
+    {_RETURNED}"""  # noqa: S608  our own table names and constants
+
+
+_HELD = "(SELECT count(*) FROM held)"
+_LEASE = Prepared(
+    "dropturk_task_lease",
+    f"""
+WITH held AS (
+    UPDATE {_TASK} SET lease_expires_at = %(expires)s
+    WHERE status IN ('open', 'gold') AND leased_to_id = %(user)s
+      AND lease_expires_at >= %(now)s
+    {_RETURNED}
+), gold AS ({
+        _take(
+            status="gold", order="t.id", limit=f"LEAST(%(gold)s, GREATEST(%(count)s - {_HELD}, 0))"
+        )
+    }
+), fresh AS ({
+        _take(
+            status="open",
+            order="t.priority DESC, t.confidence, t.id",
+            limit=f"GREATEST(%(count)s - {_HELD} - (SELECT count(*) FROM gold), 0)",
+        )
+    }
+)
+SELECT r.id, r.crop_id, r.lease_blind, c.prefill_text, c.prefill_confidence,
+       c.prefill_char_confidences, c.width, c.height
+FROM (SELECT * FROM held UNION ALL SELECT * FROM gold UNION ALL SELECT * FROM fresh) r
+JOIN {_CROP} c ON c.id = r.crop_id
+ORDER BY r.priority DESC, r.confidence, r.id
+LIMIT %(count)s
+""",  # noqa: S608  our own table names; values are parameters
+)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A leased task, as the annotator page gets it. Gold items look like any other; a
+    blind lease carries no prefill."""
+
+    id: int
+    crop_id: int
+    blind: bool
+    prefill_text: str
+    prefill_confidence: float | None
+    prefill_char_confidences: list[float]
+    width: int
+    height: int
+    lease_expires_at: datetime
+
+    @property
+    def pk(self) -> int:  # the task's
+        return self.id
+
+    @classmethod
+    def of(cls, *, task: Task, crop: WordCrop) -> "Lease":
+        return cls(
+            id=task.pk,
+            crop_id=crop.pk,
+            blind=task.lease_blind,
+            prefill_text=crop.prefill_text,
+            prefill_confidence=crop.prefill_confidence,
+            prefill_char_confidences=crop.prefill_char_confidences,
+            width=crop.width,
+            height=crop.height,
+            lease_expires_at=task.lease_expires_at,
+        )
+
+
+def task_lease_next(*, user, count: int = 1) -> list[Lease]:
     """Leases up to ``count`` tasks to ``user``; tasks the user still holds come first.
 
-    Assumes the caller checked that ``user`` may label. On PostgreSQL the candidate
-    rows are locked with ``FOR UPDATE SKIP LOCKED``, so concurrent callers never wait
-    for each other nor get the same task. The order (priority, then lowest prefill
-    confidence, then age) is served by the partial index ``task_queue_idx``; tasks the
-    user labeled or skipped are passed over. Each fresh slot is a gold item with the
-    project's ``gold_rate`` (one the user never answered), served like any task. In
-    blind mode the lease is marked so (the payload then carries no prefill).
+    Assumes the caller checked that ``user`` may label. The order (priority, then lowest
+    prefill confidence, then age) is served by the partial index ``task_queue_idx``;
+    tasks the user labeled or skipped are passed over. Each fresh slot is a gold item
+    with the project's ``gold_rate`` (one the user never answered), served like any
+    task. In blind mode the lease is marked so (the payload then carries no prefill).
     """
     count = max(1, min(count, settings.TASK_LEASE_MAX_COUNT))
     now = timezone.now()
     expires = now + timedelta(seconds=settings.TASK_LEASE_SECONDS)
     qs = quality_selectors.quality_settings()
+    gold = _gold_slots(wanted=count, rate=qs.gold_rate)
+    # Not audited: a lease shows nothing; the image view that follows is.
+    if connection.vendor == "postgresql":
+        params = {"user": user.pk, "now": now, "expires": expires, "count": count}
+        params.update(gold=gold, blind=qs.blind_mode)
+        with transaction.atomic(), connection.cursor() as cursor:
+            _LEASE.execute(cursor, params)
+            rows = cursor.fetchall()
+        # jsonb arrives as text through a Django cursor; the field decodes it.
+        decode = WordCrop._meta.get_field("prefill_char_confidences").from_db_value
+        return [
+            Lease(*row[:5], decode(row[5], None, connection), *row[6:], lease_expires_at=expires)
+            for row in rows
+        ]
     with transaction.atomic():
         held = Task.objects.filter(
             status__in=selectors.LEASABLE, leased_to=user, lease_expires_at__gte=now
         ).update(lease_expires_at=expires)
         wanted = count - held
         lease = partial(_lease_fresh, user=user, now=now, expires=expires, blind=qs.blind_mode)
-        if wanted > 0 and (gold := _gold_slots(wanted=wanted, rate=qs.gold_rate)):
+        if wanted > 0 and gold:
             wanted -= lease(queue=selectors.gold_queue(user=user, now=now), wanted=gold)
         if wanted > 0:
             lease(queue=selectors.task_queue(user=user, now=now), wanted=wanted)
-        # Not audited: a lease shows nothing; the image view that follows is.
-        return list(
+        tasks = (
             Task.objects.filter(
                 status__in=selectors.LEASABLE, leased_to=user, lease_expires_at=expires
             )
             .select_related("crop")
             .order_by("-priority", "confidence", "id")[:count]
         )
+        return [Lease.of(task=task, crop=task.crop) for task in tasks]
 
 
 def _label_already_sent(*, user, client_key: uuid.UUID | None) -> Label | None:
@@ -367,27 +475,64 @@ def _label_already_sent(*, user, client_key: uuid.UUID | None) -> Label | None:
     return Label.objects.filter(annotator=user, client_key=client_key).first()
 
 
-# Submit's first statement: lock the task and find the label a retried request already
-# stored (same client key), in one round trip. Through ``raw()``: the ORM's compile of
-# the same query costs more than running it.
-_TASK_FOR_SUBMIT_SQL = f"""
-    SELECT task.*,
-           (SELECT label.id FROM {Label._meta.db_table} label
-            WHERE label.annotator_id = %s AND label.client_key = %s) AS replayed_id,
-           EXISTS (SELECT 1 FROM {Label._meta.db_table} mine
-                   WHERE mine.task_id = task.id AND mine.annotator_id = %s) AS labeled_by_me
-    FROM {Task._meta.db_table} task
-    WHERE task.id = %s
+# Submit's first statement: lock the task, find the label a retried request already
+# stored (same client key), and whether this person labeled the task before, in one
+# round trip, planned once per database session.
+_TASK_FOR_SUBMIT = Prepared(
+    "dropturk_task_for_submit",
+    f"""
+    SELECT task.id, task.crop_id, task.status, task.priority, task.confidence,
+           task.leased_to_id, task.lease_expires_at, task.lease_blind,
+           task.labels_needed, task.labels_count, task.created_at,
+           (SELECT label.id FROM {_LABEL} label
+            WHERE label.annotator_id = %(user)s AND label.client_key = %(client_key)s
+           ) AS replayed_id,
+           EXISTS (SELECT 1 FROM {_LABEL} mine
+                   WHERE mine.task_id = task.id AND mine.annotator_id = %(user)s
+           ) AS labeled_by_me
+    FROM {_TASK} task
+    WHERE task.id = %(task)s
     FOR UPDATE OF task
-"""  # noqa: S608  table names from our own models; values are parameters
+""",  # noqa: S608  table names from our own models; values are parameters
+)
+_TASK_FOR_SUBMIT_FIELDS = [
+    "id",
+    "crop_id",
+    "status",
+    "priority",
+    "confidence",
+    "leased_to_id",
+    "lease_expires_at",
+    "lease_blind",
+    "labels_needed",
+    "labels_count",
+    "created_at",
+]
 
 
 def _task_lock_for_submit(*, task_id: int, user, client_key: uuid.UUID | None) -> Task:
     """The task, row-locked, with ``replayed_id`` and ``labeled_by_me``; raises
     ``Task.DoesNotExist``."""
-    for task in Task.objects.raw(_TASK_FOR_SUBMIT_SQL, [user.pk, client_key, user.pk, task_id]):
-        return task
-    raise Task.DoesNotExist(f"no task {task_id}")
+    with connection.cursor() as cursor:
+        params = {"user": user.pk, "client_key": client_key, "task": task_id}
+        _TASK_FOR_SUBMIT.execute(cursor, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise Task.DoesNotExist(f"no task {task_id}")
+    task = Task.from_db(connection.alias, _TASK_FOR_SUBMIT_FIELDS, row[:-2])
+    task.replayed_id, task.labeled_by_me = row[-2:]
+    return task
+
+
+# Submit's last write to the task: its lease ends, its counts and state as decided.
+_TASK_AFTER_LABEL = Prepared(
+    "dropturk_task_after_label",
+    f"""
+    UPDATE {_TASK} SET status = %(status)s, leased_to_id = NULL, lease_expires_at = NULL,
+                       labels_count = %(labels_count)s, labels_needed = %(labels_needed)s
+    WHERE id = %(task)s
+""",  # noqa: S608  table names from our own models; values are parameters
+)
 
 
 def _taken_by_someone_else(*, task: Task, user, now) -> bool:
@@ -402,7 +547,9 @@ def _taken_by_someone_else(*, task: Task, user, now) -> bool:
 
 def _label_create(*, unreadable: bool, text: str, **fields) -> Label:
     """The one place a Label row is written: an unreadable crop is stored with no text."""
-    return Label.objects.create(unreadable=unreadable, text="" if unreadable else text, **fields)
+    label = Label(unreadable=unreadable, text="" if unreadable else text, **fields)
+    prepared.insert(label)  # as Label.objects.create, without its compile per call
+    return label
 
 
 def label_submit(
@@ -459,15 +606,16 @@ def label_submit(
             if task.labels_count >= task.labels_needed:
                 labels = [label] if task.labels_count == 1 else None
                 quality.crop_consensus_decide(task=task, labels=labels)
-        task.save(
-            update_fields=[
-                "status",
-                "leased_to",
-                "lease_expires_at",
-                "labels_count",
-                "labels_needed",
-            ]
-        )
+        with connection.cursor() as cursor:
+            _TASK_AFTER_LABEL.execute(
+                cursor,
+                {
+                    "status": task.status,
+                    "labels_count": task.labels_count,
+                    "labels_needed": task.labels_needed,
+                    "task": task.pk,
+                },
+            )
         audit.record(
             actor=user,
             action="annotations.label_submit",

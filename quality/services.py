@@ -19,6 +19,7 @@ from django.utils import timezone
 
 import audit
 from annotations.models import Label, LabelKind, Task, TaskStatus, WordCrop
+from dropturk import prepared
 from quality import selectors
 from quality.consensus import Vote, accuracy_and_cer, consensus, estimate_reliability, normalize
 from quality.models import (
@@ -190,17 +191,9 @@ def crop_consensus_decide(*, task: Task, labels: list[Label] | None = None) -> C
         review_lease_expires_at=None,
         updated_at=timezone.now(),
     )
-    # One statement: insert, or update the crop's row.
-    CropConsensus.objects.bulk_create(
-        [row],
-        update_conflicts=True,
-        unique_fields=["crop"],
-        update_fields=[
-            field.name
-            for field in CropConsensus._meta.concrete_fields
-            if field.name not in ("id", "crop")
-        ],
-    )
+    # One statement, prepared once per database session (this runs inside most submits):
+    # insert, or update the crop's row.
+    prepared.insert(row, upsert_on="crop")
     return row
 
 

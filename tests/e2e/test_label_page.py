@@ -298,6 +298,8 @@ def test_lease_is_renewed_while_the_person_works(open_label_page, annotator, set
 
 
 def test_two_browsers_never_see_the_same_task(open_label_page, annotator, other_annotator):
+    # One label per crop: with two, the second person is meant to get the same word.
+    QualitySettings.objects.create(k_low=1)
     queue_crops(*[n / 20 for n in range(14)])
     first = open_label_page(annotator)
     second = open_label_page(other_annotator)
