@@ -145,10 +145,18 @@ class Task(models.Model):
 
     class Meta:
         indexes = [
+            # The queue is two: crops nobody labeled yet, and crops that have labels
+            # and want more (redundancy). Only the second holds tasks a given person may
+            # not take (they labeled them), so only it needs a bounded look (the lease).
             models.Index(
                 fields=["-priority", "confidence", "id"],
-                condition=Q(status="open"),
+                condition=Q(status="open", labels_count=0),
                 name="task_queue_idx",
+            ),
+            models.Index(
+                fields=["-priority", "confidence", "id"],
+                condition=Q(status="open", labels_count__gt=0),
+                name="task_pending_idx",
             ),
             models.Index(fields=["id"], condition=Q(status="gold"), name="task_gold_idx"),
             models.Index(fields=["leased_to", "lease_expires_at"], name="task_lease_idx"),

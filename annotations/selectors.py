@@ -91,17 +91,30 @@ def task_available(now: datetime) -> Q:
 
 
 def task_queue(*, user, now: datetime) -> QuerySet[Task]:
-    """Open tasks ``user`` may be offered, in serving order.
+    """Open tasks nobody labeled yet that ``user`` may be offered, in serving order.
 
     Priority first, then the least confident prefill (the crops the model is least sure
     of teach it most), then age. Walks the partial index ``task_queue_idx`` in order and
     stops at the LIMIT the caller applies; it never scans all open rows. A task the user
-    skipped or labeled already is passed over (two anti-joins, each an index probe:
-    ``skip_unique_task_annotator``, ``label_task_annotator_idx``), so the k labels of a
-    crop come from k different people.
+    skipped is passed over (an anti-join, an index probe of ``skip_unique_task_annotator``;
+    the label probe, ``label_task_annotator_idx``, matters for ``pending_queue``).
     """
     return (
-        Task.objects.filter(status=TaskStatus.OPEN)
+        Task.objects.filter(status=TaskStatus.OPEN, labels_count=0)
+        .filter(task_available(now))
+        .filter(_not_passed_by(user))
+        .order_by("-priority", "confidence", "id")
+    )
+
+
+def pending_queue(*, user, now: datetime) -> QuerySet[Task]:
+    """Open tasks that have labels and want more (redundancy), which ``user`` neither
+    labeled nor skipped, in the same order (partial index ``task_pending_idx``): the k
+    labels of a crop come from k different people. These are served before fresh ones,
+    so that begun crops are finished first.
+    """
+    return (
+        Task.objects.filter(status=TaskStatus.OPEN, labels_count__gt=0)
         .filter(task_available(now))
         .filter(_not_passed_by(user))
         .order_by("-priority", "confidence", "id")

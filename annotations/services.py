@@ -332,23 +332,35 @@ _FREE_FOR_USER = f"""
 """  # noqa: S608  our own table names
 # The whole lease in one statement, one round trip, planned once per database session:
 # renew what the user holds; take up to %(gold)s gold items they never answered (partial
-# index task_gold_idx); fill the rest from the queue head (partial index task_queue_idx,
-# priority, lowest prefill confidence, age); return all with their crops. FOR UPDATE
-# SKIP LOCKED: concurrent callers never wait for each other nor get the same task. The
-# CTEs share one snapshot (the rows come from RETURNING) and touch disjoint rows: held
-# ones are not free, gold and open ones differ in status. ARRAY(...) makes each pick an
+# index task_gold_idx); then crops that have labels and want more, which the user did not
+# label (task_pending_idx, a bounded window of its head); fill the rest from the head of
+# the crops nobody labeled (task_queue_idx); each in order of priority, lowest prefill
+# confidence, age; return all with their crops. FOR UPDATE SKIP LOCKED: concurrent
+# callers never wait for each other nor get the same task. The CTEs share one snapshot
+# (the rows come from RETURNING) and touch disjoint rows: held ones are not free, gold,
+# pending and fresh ones differ in status or label count. ARRAY(...) makes each pick an
 # init plan; without it the planner, not knowing the LIMIT, hashes the whole table.
 _RETURNED = "RETURNING id, crop_id, priority, confidence, lease_blind"
 
 
-def _take(*, status: str, order: str, limit: str) -> str:
-    """An UPDATE that leases the first ``limit`` free tasks of ``status`` in ``order``."""
+# How far down the pending queue (crops with labels that want more) a lease looks. Its
+# head can hold many tasks the caller labeled (a lone annotator's low-band crops wait
+# there for a second person): an unbounded walk would pass over all of them at every
+# lease. Beyond the window a lease serves fresh crops; the pending ones are served as
+# the window's head is labeled by others.
+PENDING_WINDOW = 100
+_ORDER = "t.priority DESC, t.confidence, t.id"
+
+
+def _take(*, where: str, limit: str, order: str = _ORDER, window: str = "") -> str:
+    """An UPDATE that leases the first ``limit`` free tasks matching ``where`` in ``order``
+    (among the ``window`` of candidates when given)."""
     return f"""
     UPDATE {_TASK} SET leased_to_id = %(user)s, lease_expires_at = %(expires)s,
                        lease_blind = %(blind)s
     WHERE id = ANY(ARRAY(
         SELECT t.id FROM {_TASK} t
-        WHERE t.status = '{status}' AND {_FREE_FOR_USER}
+        WHERE {where} {window} AND {_FREE_FOR_USER}
         ORDER BY {order} LIMIT {limit}
         FOR UPDATE SKIP LOCKED
     ))
@@ -356,6 +368,9 @@ def _take(*, status: str, order: str, limit: str) -> str:
 
 
 _HELD = "(SELECT count(*) FROM held)"
+_GOLD = "(SELECT count(*) FROM gold)"
+_PENDING = "(SELECT count(*) FROM pending)"
+_PENDING_WHERE = "t.status = 'open' AND t.labels_count > 0"
 _LEASE = Prepared(
     "dropturk_task_lease",
     f"""
@@ -366,20 +381,31 @@ WITH held AS (
     {_RETURNED}
 ), gold AS ({
         _take(
-            status="gold", order="t.id", limit=f"LEAST(%(gold)s, GREATEST(%(count)s - {_HELD}, 0))"
+            where="t.status = 'gold'",
+            order="t.id",
+            limit=f"LEAST(%(gold)s, GREATEST(%(count)s - {_HELD}, 0))",
+        )
+    }
+), pending AS ({
+        _take(
+            where=_PENDING_WHERE,
+            window=f"AND t.id = ANY(ARRAY(SELECT w.id FROM {_TASK} w"
+            f" WHERE w.status = 'open' AND w.labels_count > 0"
+            f" ORDER BY w.priority DESC, w.confidence, w.id LIMIT {PENDING_WINDOW}))",
+            limit=f"GREATEST(%(count)s - {_HELD} - {_GOLD}, 0)",
         )
     }
 ), fresh AS ({
         _take(
-            status="open",
-            order="t.priority DESC, t.confidence, t.id",
-            limit=f"GREATEST(%(count)s - {_HELD} - (SELECT count(*) FROM gold), 0)",
+            where="t.status = 'open' AND t.labels_count = 0",
+            limit=f"GREATEST(%(count)s - {_HELD} - {_GOLD} - {_PENDING}, 0)",
         )
     }
 )
 SELECT r.id, r.crop_id, r.lease_blind, c.prefill_text, c.prefill_confidence,
        c.prefill_char_confidences, c.width, c.height
-FROM (SELECT * FROM held UNION ALL SELECT * FROM gold UNION ALL SELECT * FROM fresh) r
+FROM (SELECT * FROM held UNION ALL SELECT * FROM gold UNION ALL SELECT * FROM pending
+      UNION ALL SELECT * FROM fresh) r
 JOIN {_CROP} c ON c.id = r.crop_id
 ORDER BY r.priority DESC, r.confidence, r.id
 LIMIT %(count)s
@@ -424,9 +450,11 @@ class Lease:
 def task_lease_next(*, user, count: int = 1) -> list[Lease]:
     """Leases up to ``count`` tasks to ``user``; tasks the user still holds come first.
 
-    Assumes the caller checked that ``user`` may label. The order (priority, then lowest
-    prefill confidence, then age) is served by the partial index ``task_queue_idx``;
-    tasks the user labeled or skipped are passed over. Each fresh slot is a gold item
+    Assumes the caller checked that ``user`` may label. Crops that have labels and want
+    more (redundancy) come before crops nobody labeled yet, so begun crops are finished
+    first; within each, the order (priority, then lowest prefill confidence, then age) is
+    served by a partial index (``task_pending_idx``, ``task_queue_idx``); tasks the user
+    labeled or skipped are passed over. Each fresh slot is a gold item
     with the project's ``gold_rate`` (one the user never answered), served like any
     task. In blind mode the lease is marked so (the payload then carries no prefill).
     """
@@ -456,6 +484,8 @@ def task_lease_next(*, user, count: int = 1) -> list[Lease]:
         lease = partial(_lease_fresh, user=user, now=now, expires=expires, blind=qs.blind_mode)
         if wanted > 0 and gold:
             wanted -= lease(queue=selectors.gold_queue(user=user, now=now), wanted=gold)
+        if wanted > 0:
+            wanted -= lease(queue=selectors.pending_queue(user=user, now=now), wanted=wanted)
         if wanted > 0:
             lease(queue=selectors.task_queue(user=user, now=now), wanted=wanted)
         tasks = (

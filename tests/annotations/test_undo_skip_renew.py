@@ -135,7 +135,11 @@ def test_bad_limits_are_400(annotator_client, db, query):
     assert annotator_client.get(f"{MINE}{query}").status_code == 400
 
 
-def test_the_queue_query_walks_the_partial_index(annotator, queue):
+@pytest.mark.parametrize(
+    ("queue_of", "index"),
+    [(selectors.task_queue, "task_queue_idx"), (selectors.pending_queue, "task_pending_idx")],
+)
+def test_the_queue_query_walks_the_partial_index(annotator, queue, queue_of, index):
     if connection.vendor != "postgresql":
         pytest.skip("the partial index plan is PostgreSQL's; `make test` runs on it")
     with transaction.atomic(), connection.cursor() as cursor:
@@ -143,9 +147,26 @@ def test_the_queue_query_walks_the_partial_index(annotator, queue):
         # index *can* serve the query in order, which is what keeps it flat at 1M rows.
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_sort = off")
-        plan = selectors.task_queue(user=annotator, now=timezone.now())[:5].explain()
-    assert "task_queue_idx" in plan, plan
-    assert "Sort" not in plan.split("task_queue_idx")[0]
+        plan = queue_of(user=annotator, now=timezone.now())[:5].explain()
+    assert index in plan, plan
+    assert "Sort" not in plan.split(index)[0]
+
+
+def test_the_lease_statement_walks_only_partial_indexes(annotator, queue):
+    if connection.vendor != "postgresql":
+        pytest.skip("the lease statement is PostgreSQL's; `make test` runs on it")
+    from annotations.services import _LEASE
+
+    now = timezone.now()
+    params = {"user": annotator.pk, "now": now, "expires": now + timedelta(minutes=5)}
+    params.update(count=5, gold=1, blind=False)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {_LEASE.sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    for index in ("task_gold_idx", "task_pending_idx", "task_queue_idx"):
+        assert index in plan, plan
+    assert "Seq Scan" not in plan, plan
 
 
 def test_a_correction_to_unreadable_stores_no_text(annotator_client, queue):

@@ -55,6 +55,41 @@ def test_a_low_band_crop_goes_back_to_the_queue_but_never_to_the_same_person(
     assert [t.pk for t in task_lease_next(user=second)] == [task.pk]
 
 
+def test_begun_crops_are_served_before_fresh_ones(quality_settings, make_tasks, annotators):
+    quality_settings(k_low=2, audit_sample_rate=0.0)
+    lowest, low, high = make_tasks(0.1, 0.3, 0.95)
+    first, second, _, _ = annotators
+    [taken] = task_lease_next(user=first)
+    submit(first, taken, "TOTAL")  # the lowest crop now has one label of two
+
+    # Another person gets the begun crop first, then the fresh ones in confidence order
+    assert [t.pk for t in task_lease_next(user=second, count=3)] == [lowest.pk, low.pk, high.pk]
+
+
+def test_a_lone_annotator_gets_fresh_crops_past_a_window_of_crops_they_labeled(
+    quality_settings, make_tasks, annotators
+):
+    # Given more begun crops than the lease looks at, all labeled by the only annotator
+    from annotations.services import PENDING_WINDOW
+
+    quality_settings(k_low=2, audit_sample_rate=0.0)
+    confidences = [0.5 * n / (PENDING_WINDOW + 10) for n in range(PENDING_WINDOW + 10)]
+    *begun, fresh = make_tasks(*confidences, 0.7)
+    lone, other, _, _ = annotators
+    for task in begun:
+        submit(lone, task, "w")
+
+    # Then the lone annotator is served the fresh crop, and another person the begun
+    # ones, lowest confidence first, beyond the window too as its head is labeled
+    assert [t.pk for t in task_lease_next(user=lone)] == [fresh.pk]
+    served = []
+    for _ in begun:
+        [task] = task_lease_next(user=other)
+        served.append(task.pk)
+        submit(other, task, "w")
+    assert served == [t.pk for t in begun]
+
+
 def test_a_second_label_by_the_same_person_is_refused(quality_settings, make_tasks, annotators):
     quality_settings(k_low=2)
     [task] = make_tasks(0.2)
