@@ -12,7 +12,11 @@ server RSS) and, last, one JSON line per run for scripts.
 A cycle is one label: its image fetched and its label submitted, plus the lease call
 that handed it out (with ``--batch 5`` one lease serves five cycles, as on the
 annotator page, which prefetches). A duplicate hold is a task handed to a second
-annotator while the first one's lease is still valid; it must stay 0.
+annotator while the first one's lease is still valid and its label not yet sent (a crop
+that needs two labels rightly goes to a second annotator once the first label is in); it
+must stay 0. The queue is seeded as the default quality settings ask: two labels for low-
+confidence crops, one for the rest plus an audit sample, one crop in 500 a gold item; 5%
+of the submitted texts differ from the prefill, so some crops are disagreed on.
 """
 
 import argparse
@@ -49,6 +53,8 @@ BLOBS_PER_DONATION = 50
 CROPS_PER_DONATION = 5_000
 WORDS = ["total", "cash", "change", "receipt", "invoice", "date", "amount", "tax", "item", "qty"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+GOLD_EVERY = 500  # one crop in 500 is a gold item
+TYPO_RATE = 0.05  # submitted texts that differ from the prefill (disagreements)
 
 
 @dataclass(frozen=True)
@@ -279,13 +285,31 @@ def seed(*, database: BenchDatabase, crops: int, annotators: int) -> list[Annota
         copied = time.perf_counter()
         # The tasks derive from the crops: one INSERT … SELECT inside the server moves no
         # rows through Python at all. 1% get a higher priority so that the whole key of
-        # task_queue_idx (priority DESC, confidence, id) is exercised.
+        # task_queue_idx (priority DESC, confidence, id) is exercised. Redundancy as the
+        # project's default quality settings ask (quality.services.labels_needed_for): k_low
+        # labels below the low band, k_high above, twice for an audit sample (here by a
+        # multiplicative hash of the id rather than SHA-256, the same share).
         cursor.execute(
             "INSERT INTO annotations_task (crop_id, status, priority, confidence, created_at,"
             " lease_blind, labels_needed, labels_count)"
-            " SELECT id, 'open', CASE WHEN id % 100 = 0 THEN 1 ELSE 0 END,"
-            " COALESCE(prefill_confidence, 0), created_at, false, 1, 0"
-            " FROM annotations_wordcrop ORDER BY id"
+            " SELECT id, 'open', CASE WHEN id %% 100 = 0 THEN 1 ELSE 0 END,"
+            " COALESCE(prefill_confidence, 0), created_at, false,"
+            " CASE WHEN COALESCE(prefill_confidence, 0) < %(low_band)s THEN %(k_low)s"
+            "  WHEN (id * 2654435761) %% 1000000 < %(audit)s * 1000000"
+            "  THEN GREATEST(%(k_high)s, 2) ELSE %(k_high)s END, 0"
+            " FROM annotations_wordcrop ORDER BY id",
+            quality_defaults(),
+        )
+        # Gold items (imported answers) among them, served at the default gold rate.
+        cursor.execute(
+            "UPDATE annotations_task SET status = 'gold' WHERE crop_id %% %(every)s = 7",
+            {"every": GOLD_EVERY},
+        )
+        cursor.execute(
+            "INSERT INTO quality_golditem (crop_id, text, rotated, non_english, unreadable,"
+            " source, created_at) SELECT c.id, c.prefill_text, false, false, false,"
+            " 'import', c.created_at FROM annotations_wordcrop c"
+            " JOIN annotations_task t ON t.crop_id = c.id AND t.status = 'gold'"
         )
     connection.commit()
     connection.autocommit = True
@@ -303,8 +327,23 @@ def seed(*, database: BenchDatabase, crops: int, annotators: int) -> list[Annota
     return people
 
 
+def quality_defaults() -> dict[str, float]:
+    """The project's default quality settings (an unsaved row), as the seed uses them."""
+    from quality.models import QualitySettings
+
+    defaults = QualitySettings()
+    return {
+        "low_band": defaults.low_band_below,
+        "k_low": defaults.k_low,
+        "k_high": defaults.k_high,
+        "audit": defaults.audit_sample_rate,
+    }
+
+
 def reset_queue(*, database: BenchDatabase, crops: int, reopen_below: float = 0.5) -> None:
-    """Between runs: every lease returns; labeled tasks reopen when the queue ran low."""
+    """Between runs: every lease returns; when the queue ran low, every labeled task
+    reopens with its labels, consensus and skips gone (the lease passes over tasks a
+    person already labeled, so reopening without them would leave the queue blocked)."""
     connection = database.connect()
     try:
         with connection.cursor() as cursor:
@@ -313,8 +352,19 @@ def reset_queue(*, database: BenchDatabase, crops: int, reopen_below: float = 0.
                 " WHERE leased_to_id IS NOT NULL"
             )
             cursor.execute("SELECT count(*) FROM annotations_task WHERE status = 'open'")
-            if cursor.fetchone()[0] < crops * reopen_below:
-                cursor.execute("UPDATE annotations_task SET status = 'open' WHERE status <> 'open'")
+            if cursor.fetchone()[0] < (crops - crops // GOLD_EVERY) * reopen_below:
+                cursor.execute(
+                    "TRUNCATE quality_cropconsensus, annotations_skip, annotations_label"
+                )
+                cursor.execute(
+                    "UPDATE annotations_task SET labels_count = 0, labels_needed = CASE"
+                    " WHEN confidence < %(low_band)s THEN %(k_low)s"
+                    " WHEN (crop_id * 2654435761) %% 1000000 < %(audit)s * 1000000"
+                    " THEN GREATEST(%(k_high)s, 2) ELSE %(k_high)s END,"
+                    " status = CASE WHEN status = 'gold' THEN 'gold' ELSE 'open' END"
+                    " WHERE status IN ('done', 'review') OR labels_count <> 0",
+                    quality_defaults(),
+                )
                 log.info("reset: %d labeled tasks reopened", cursor.rowcount)
             cursor.execute("VACUUM ANALYZE annotations_task")
     finally:
@@ -430,16 +480,33 @@ def _database_backends(database: str) -> list[int]:
     return pids
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time the processes have used so far."""
-    ticks = 0
+def cpu_ticks(pids: list[int]) -> dict[int, int]:
+    """User + system CPU clock ticks each live process has used so far."""
+    ticks = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks
+
+
+class CpuMeter:
+    """CPU seconds a changing set of processes used since it started. Sampled, so that a
+    process that exits (a database backend whose connection was recycled) keeps the time
+    it used up to its last sample, and one that starts counts from zero."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.base = cpu_ticks(pids)
+        self.last = dict(self.base)
+
+    def sample(self, pids: list[int]) -> None:
+        self.last.update(cpu_ticks(pids))
+
+    def seconds(self) -> float:
+        used = sum(ticks - self.base.get(pid, 0) for pid, ticks in self.last.items())
+        return used / os.sysconf("SC_CLK_TCK")
 
 
 # --- The load ---------------------------------------------------------------------------
@@ -564,7 +631,13 @@ async def annotate(number: int, connection: Connection, loop: Loop, batch: int) 
             if status != 200 or not body.startswith(PNG_SIGNATURE):
                 loop.error("image", status, body)
                 continue
-            payload = json.dumps({"text": "x", "client_key": str(uuid.uuid4())}).encode()
+            text = task["prefill_text"]
+            if random.random() < TYPO_RATE:
+                text += "x"
+            payload = json.dumps({"text": text, "client_key": str(uuid.uuid4())}).encode()
+            # From here the server may free the task: with redundancy a second annotator
+            # rightly gets it once this label is in, before this client reads the answer.
+            loop.holds.released(task["id"])
             started = time.perf_counter()
             status, body = await connection.request(
                 "POST", f"/api/v1/tasks/{task['id']}/submit/", payload, submit_headers
@@ -573,7 +646,6 @@ async def annotate(number: int, connection: Connection, loop: Loop, batch: int) 
             if status != 201:
                 loop.error("submit", status, body)
                 continue
-            loop.holds.released(task["id"])
             if cycle_started >= loop.measure_from:
                 loop.cycles += 1
 
@@ -595,6 +667,7 @@ async def _run_level(
     seconds: float,
     warmup: float,
     database: str,
+    keep_alive: bool = True,
 ) -> tuple[Loop, float, float, tuple[float, float]]:
     start = time.perf_counter()
     loop = Loop(measure_from=start + warmup, until=start + warmup + seconds)
@@ -610,6 +683,7 @@ async def _run_level(
                     "X-CSRFToken": csrf,
                     "Accept": "application/json",
                 },
+                keep_alive=keep_alive,
             )
         )
     rss = asyncio.create_task(_sample_rss(master_pid, loop.until))
@@ -631,10 +705,13 @@ async def _run_level(
 async def _server_cpu(master_pid: int, database: str, loop: Loop) -> tuple[float, float]:
     """CPU seconds of the gunicorn workers and of the database backends, measured time."""
     await asyncio.sleep(max(0.0, loop.measure_from - time.perf_counter()))
-    workers, backends = _children(master_pid), _database_backends(database)
-    started = cpu_seconds(workers), cpu_seconds(backends)
-    await asyncio.sleep(max(0.0, loop.until - time.perf_counter()))
-    return cpu_seconds(workers) - started[0], cpu_seconds(backends) - started[1]
+    workers = CpuMeter(_children(master_pid))
+    backends = CpuMeter(_database_backends(database))
+    while time.perf_counter() < loop.until:
+        await asyncio.sleep(min(0.25, max(0.0, loop.until - time.perf_counter())))
+        workers.sample(_children(master_pid))
+        backends.sample(_database_backends(database))
+    return workers.seconds(), backends.seconds()
 
 
 def run_level(
@@ -647,6 +724,7 @@ def run_level(
     seconds: float,
     warmup: float,
     database: str,
+    keep_alive: bool = True,
 ) -> RunResult:
     cpu_started = time.process_time()
     loop, elapsed, rss, server_cpu = asyncio.run(
@@ -658,6 +736,7 @@ def run_level(
             seconds=seconds,
             warmup=warmup,
             database=database,
+            keep_alive=keep_alive,
         )
     )
     return RunResult(
@@ -762,8 +841,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--preload", action="store_true", help="gunicorn --preload")
+    parser.add_argument(
+        "--close-connections",
+        action="store_true",
+        help="a new connection per request, as a reverse proxy speaks to gunicorn",
+    )
     parser.add_argument("--profile", type=Path, help="profile the server into this folder")
     return parser.parse_args(argv)
+
+
+def _setup_django(env: dict[str, str]) -> None:
+    """Django in this process, against the bench database (the seed and the queue reset
+    read the models)."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -777,6 +870,7 @@ def main(argv: list[str] | None = None) -> int:
         state = json.loads(state_file.read_text())
         env = {**_inherited_environment(), **state["env"]}
         people = [Annotator(**person) for person in state["people"]]
+        _setup_django(env)
         shutil.rmtree(data_dir)
         data_dir = Path(env["DROPTURK_DATA_DIR"])
     else:
@@ -794,10 +888,7 @@ def main(argv: list[str] | None = None) -> int:
             database.name,
             time.perf_counter() - started,
         )
-        os.environ.update(env)
-        import django
-
-        django.setup()
+        _setup_django(env)
         people = seed(database=database, crops=args.crops, annotators=max(args.levels))
     server, port = start_server(
         env=env,
@@ -830,6 +921,7 @@ def main(argv: list[str] | None = None) -> int:
                     seconds=args.seconds,
                     warmup=args.warmup,
                     database=database.name,
+                    keep_alive=not args.close_connections,
                 )
                 log.info("run: %s", result.json_line())
                 results.append(result)

@@ -16,12 +16,22 @@ class HttpError(Exception):
 
 
 class Connection:
-    """One keep-alive connection; its fixed headers (cookies, CSRF) go with every request."""
+    """One keep-alive connection (or, with ``keep_alive=False``, a new one per request); its
+    fixed headers (cookies, CSRF) go with every request."""
 
-    def __init__(self, host: str, port: int, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        headers: dict[str, str] | None = None,
+        *,
+        keep_alive: bool = True,
+    ) -> None:
         self.host = host
         self.port = port
         fixed = {"Host": f"{host}:{port}", **(headers or {})}
+        if not keep_alive:  # as a reverse proxy speaks to its upstream: one request each
+            fixed["Connection"] = "close"
         self._fixed = "".join(f"{name}: {value}\r\n" for name, value in fixed.items()).encode()
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
