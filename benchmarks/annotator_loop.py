@@ -379,6 +379,7 @@ class ServerOptions:
     workers: int = 4
     worker_class: str = "gthread"
     threads: int = 2
+    worker_connections: int = 1000  # gunicorn's default
     preload: bool = False
     profile_dir: Path | None = None
 
@@ -400,6 +401,7 @@ def start_server(*, env: dict[str, str], options: ServerOptions) -> tuple[subpro
         f"--workers={options.workers}",
         f"--worker-class={options.worker_class}",
         f"--threads={options.threads}",
+        f"--worker-connections={options.worker_connections}",
         "--log-level=warning",
         "--keep-alive=5",
         "--timeout=60",
@@ -602,9 +604,17 @@ class Loop:
             log.warning("%s answered %d: %s", call, status, body[:200])
 
 
-async def annotate(number: int, connection: Connection, loop: Loop, batch: int) -> None:
-    """One annotator with zero think time: lease, then for each task image and submit."""
+async def annotate(
+    number: int, connection: Connection, loop: Loop, batch: int, *, start_after: float = 0.0
+) -> None:
+    """One annotator with zero think time: lease, then for each task image and submit.
+
+    ``start_after`` seconds pass first: people arrive one after another over the warm-up,
+    not all in one millisecond (32 connections opened at once land on whichever gunicorn
+    worker is accepting at that instant, and keep-alive keeps them there).
+    """
     submit_headers = "application/json"
+    await asyncio.sleep(start_after)
     while time.perf_counter() < loop.until:
         started = time.perf_counter()
         status, body = await connection.request("POST", f"/api/v1/tasks/next/?count={batch}")
@@ -691,7 +701,7 @@ async def _run_level(
     try:
         await asyncio.gather(
             *(
-                annotate(number, connection, loop, batch)
+                annotate(number, connection, loop, batch, start_after=warmup * number / len(people))
                 for number, connection in enumerate(connections)
             )
         )
@@ -840,6 +850,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--worker-connections",
+        type=int,
+        default=1000,
+        help="gunicorn's cap on one worker's connections (keep-alive ones stay with it)",
+    )
     parser.add_argument("--preload", action="store_true", help="gunicorn --preload")
     parser.add_argument(
         "--close-connections",
@@ -896,6 +912,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             worker_class=args.worker_class,
             threads=args.threads,
+            worker_connections=args.worker_connections,
             preload=args.preload,
             profile_dir=args.profile,
         ),

@@ -38,6 +38,8 @@ from ocr_bridge.engines import Recognition
 from ocr_bridge.models import ModelStatus, ModelVersion
 from ocr_bridge.selectors import LabelledCropRef
 from ocr_bridge.services import recognize_upright
+from quality import selectors as quality_selectors
+from quality import services as quality
 
 logger = logging.getLogger(__name__)
 
@@ -587,11 +589,12 @@ def model_promote(*, version_id: int, user) -> ModelVersion:
 
 def crops_reprefill_batch(*, version_id: int, batch_size: int) -> int:
     """Reads the next batch of unlabeled crops with the version, if it is still active;
-    updates their prefill and their open task's queue confidence. Returns how many.
+    updates their prefill, and their open task's queue confidence and the labels it needs
+    (the crop's confidence band may have changed with the model). Returns how many.
 
     The prefill fields are the crop's (annotations owns the model; this is its only
     writer outside ``donation_finish_prefill``); a task labeled meanwhile keeps its
-    confidence, since only open tasks are touched.
+    confidence and its k, since only open tasks without labels are touched.
     """
     version = ModelVersion.objects.filter(pk=version_id, status=ModelStatus.ACTIVE).first()
     if version is None:
@@ -643,9 +646,13 @@ def crops_reprefill_batch(*, version_id: int, batch_size: int) -> int:
                 "prefilled_at",
             ],
         )
+        qs = quality_selectors.quality_settings()
         for crop, result in zip(readable, results, strict=True):
-            Task.objects.filter(crop_id=crop.pk, status=TaskStatus.OPEN).update(
-                confidence=result.confidence
+            Task.objects.filter(crop_id=crop.pk, status=TaskStatus.OPEN, labels_count=0).update(
+                confidence=result.confidence,
+                labels_needed=quality.labels_needed_for(
+                    crop_id=crop.pk, confidence=result.confidence, qs=qs
+                ),
             )
     # Crops whose donation lost its key are not read; count them as done for the caller.
     return len(crops)

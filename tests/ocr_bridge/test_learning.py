@@ -13,7 +13,8 @@ from audit.models import AuditEvent
 from exports.selectors import accepted_labels, split_of
 from ocr_bridge import learning, selectors, weights
 from ocr_bridge.models import ModelStatus, ModelVersion
-from quality.models import GoldItem, GoldSource
+from quality.models import GoldItem, GoldSource, QualitySettings
+from quality.services import labels_needed_for
 from tests.ocr_bridge.conftest import WORDS, accept_all, make_word_donation
 
 pytestmark = pytest.mark.django_db
@@ -277,6 +278,27 @@ def test_reprefill_reads_unlabeled_crops_least_confident_first(
     event = AuditEvent.objects.filter(action="ocr_bridge.crops_reprefill").first()
     assert event.data["count"] == 2
     assert event.target_id == str(version.pk)
+
+
+def test_reprefill_sets_the_labels_a_task_needs_by_its_new_confidence_band(service_token):
+    # Given crops read by an older model, their tasks asking for a k no band gives
+    qs = QualitySettings.objects.create(
+        low_band_below=0.5, k_low=3, k_high=1, audit_sample_rate=0.0, gold_rate=0.0
+    )
+    waiting = make_word_donation(source=service_token, words=WORDS[:4], split="train", seed=9)
+    waiting.crops.update(prefill_engine_version="an older model")
+    Task.objects.filter(crop__donation=waiting).update(labels_needed=9, confidence=0.0)
+    shipped = weights.active_version()
+
+    # When the active model reads them again
+    assert learning.crops_reprefill_batch(version_id=shipped.pk, batch_size=10) == 4
+
+    # Then each task's queue confidence and k follow the new reading
+    for task in Task.objects.filter(crop__donation=waiting).select_related("crop"):
+        assert task.confidence == pytest.approx(task.crop.prefill_confidence)
+        expected = labels_needed_for(crop_id=task.crop_id, confidence=task.confidence, qs=qs)
+        assert task.labels_needed == expected
+        assert expected == (3 if task.confidence < 0.5 else 1)
 
 
 def test_reprefill_stops_when_the_version_is_no_longer_active(labeled_world, service_token):
