@@ -330,6 +330,10 @@ MODEL_REPREFILL_BATCH = 256  # unlabeled crops read again per task after a promo
 # --- Labeling queue.
 TASK_LEASE_SECONDS = int(os.environ.get("TASK_LEASE_SECONDS", "600"))
 TASK_LEASE_MAX_COUNT = 50
+# Annotator statistics (beat, every ten minutes) are computed from the newest this many
+# current labels, so their cost and memory stay bounded as labels accumulate (and they
+# follow how people work now); label totals count everything.
+QUALITY_STATS_WINDOW_LABELS = int(os.environ.get("QUALITY_STATS_WINDOW_LABELS", "200000"))
 
 # --- DRF and the OpenAPI schema.
 REST_FRAMEWORK = {

@@ -14,7 +14,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 import audit
@@ -441,28 +443,40 @@ def annotator_stats_refresh() -> int:
     below ``min_reliability`` (an audit event each time one becomes flagged) and sends the
     crops they alone decided to review. Returns how many annotators were scored.
 
-    Reads all current labels once (one pass, in chunks); run by beat, not per request.
+    Reads the newest ``QUALITY_STATS_WINDOW_LABELS`` current labels once (in chunks), so
+    the cost is bounded however many labels there are; each person's label total counts
+    them all (one aggregate). Run by beat, not per request.
     """
     qs = selectors.quality_settings()
     gold = dict(GoldItem.objects.values_list("crop_id", "text"))
     by_crop: dict[int, list[Vote]] = defaultdict(list)
     evidence: dict[int, _Evidence] = defaultdict(_Evidence)
-    rows = (
-        Label.objects.filter(
-            revision__isnull=True, kind__in=(LabelKind.ANNOTATION, LabelKind.GOLD_ANSWER)
-        )
-        .values_list(
-            "annotator_id",
-            "crop_id",
-            "text",
-            "rotated",
-            "non_english",
-            "unreadable",
-            "elapsed_ms",
-            "kind",
-        )
-        .order_by("id")
+    current = Label.objects.filter(
+        revision__isnull=True, kind__in=(LabelKind.ANNOTATION, LabelKind.GOLD_ANSWER)
     )
+    totals = dict(
+        current.order_by()
+        .values("annotator_id")
+        .annotate(n=Count("id"))
+        .values_list("annotator_id", "n")
+    )
+    window = list(
+        current.order_by("-id").values_list("id", flat=True)[
+            settings.QUALITY_STATS_WINDOW_LABELS - 1 : settings.QUALITY_STATS_WINDOW_LABELS
+        ]
+    )
+    if window:  # more labels than the window: only the newest count
+        current = current.filter(id__gte=window[0])
+    rows = current.values_list(
+        "annotator_id",
+        "crop_id",
+        "text",
+        "rotated",
+        "non_english",
+        "unreadable",
+        "elapsed_ms",
+        "kind",
+    ).order_by("id")
     for (
         annotator_id,
         crop_id,
@@ -514,7 +528,7 @@ def annotator_stats_refresh() -> int:
             AnnotatorStats.objects.update_or_create(
                 annotator_id=annotator_id,
                 defaults={
-                    "labels": stats.labels,
+                    "labels": totals.get(annotator_id, stats.labels),
                     "gold_answers": len(stats.gold_pairs),
                     "gold_accuracy": gold_accuracy,
                     "gold_cer": gold_cer,

@@ -195,6 +195,30 @@ def test_agreement_counts_toward_reliability(quality_settings, make_tasks, annot
     assert stats[c.pk].flagged
 
 
+def test_statistics_follow_the_newest_labels_and_totals_count_all(
+    quality_settings, make_tasks, annotators, settings
+):
+    # Given c disagreed on three older crops, then agreed on three newer ones
+    quality_settings(k_low=3, max_labels=3)
+    a, b, c, _ = annotators
+    for tasks, c_text in ((make_tasks(*[0.2] * 3), "other"), (make_tasks(*[0.2] * 3), "same")):
+        for task in tasks:
+            for person, text in ((a, "same"), (b, "same"), (c, c_text)):
+                annotation_services.label_submit(user=person, task_id=task.pk, text=text)
+
+    # When statistics are computed from all labels, then from the newest nine only
+    services.annotator_stats_refresh()
+    everything = AnnotatorStats.objects.get(annotator=c)
+    settings.QUALITY_STATS_WINDOW_LABELS = 9
+    services.annotator_stats_refresh()
+    newest = AnnotatorStats.objects.get(annotator=c)
+
+    # Then agreement reads only the window, and the label total all of them
+    assert everything.agreement == 0.5
+    assert newest.agreement == 1.0
+    assert everything.labels == newest.labels == 6
+
+
 def test_import_gold_from_tsv(tmp_path, quality_settings, make_tasks):
     first, second, _ = make_tasks(0.5, 0.6, 0.7)
     source = tmp_path / "gold.tsv"
