@@ -522,8 +522,8 @@ _TASK_FOR_SUBMIT = Prepared(
            ) AS labeled_by_me
     FROM {_TASK} task
     WHERE task.id = %(task)s
-    FOR UPDATE OF task
 """,  # noqa: S608  table names from our own models; values are parameters
+    row_lock="FOR UPDATE OF task",
 )
 _TASK_FOR_SUBMIT_FIELDS = [
     "id",

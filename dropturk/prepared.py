@@ -25,8 +25,13 @@ REGISTRY: dict[str, "Prepared"] = {}
 
 
 class Prepared:
-    def __init__(self, name: str, sql: str) -> None:
+    def __init__(self, name: str, sql: str, *, row_lock: str = "") -> None:
+        """``row_lock``: a trailing locking clause (``FOR UPDATE ...``) for PostgreSQL
+        only; SQLite has none and needs none (its IMMEDIATE transactions take the write
+        lock of the whole database at BEGIN)."""
         self.name = name
+        self.portable_sql = sql
+        sql = f"{sql} {row_lock}" if row_lock else sql
         self.sql = sql
         self.parameters: list[str] = []
         for parameter in _PLACEHOLDER.findall(sql):
@@ -42,7 +47,7 @@ class Prepared:
         """Runs the statement on ``cursor`` (a cursor of ``connection``, the default one)."""
         connection = connection or default_connection
         if connection.vendor != "postgresql":
-            cursor.execute(self.sql, params)
+            cursor.execute(self.portable_sql, params)
             return
         prepared = _prepared_in_session(connection)
         if self.name not in prepared:

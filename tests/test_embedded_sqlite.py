@@ -1,8 +1,9 @@
-"""Migrations on the embedded SQLite that `make run` uses, not only on PostgreSQL.
+"""The embedded SQLite that `make run` uses, not only PostgreSQL.
 
-The suite itself runs on PostgreSQL, so SQL that only PostgreSQL speaks in a migration
-would pass every other test and still break `make run` on a fresh machine. These run the
-migrations in a child process configured for a scratch SQLite file.
+The suite itself runs on PostgreSQL, so SQL that only PostgreSQL speaks (in a migration,
+or on the labeling path's hand-written statements) would pass every other test and still
+break `make run` on a fresh machine. These run in a child process configured for a
+scratch SQLite file.
 """
 
 import os
@@ -59,12 +60,49 @@ with connection.cursor() as cursor:
 """
 
 
+# Two annotators label a crop that needs two labels, through the services the API calls.
+LABELING_SCRIPT = r"""
+import django
+django.setup()
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from annotations import roles
+from annotations.models import Donation, Task, WordCrop
+from annotations.services import label_submit, task_lease_next
+from quality.models import CropConsensus, QualitySettings
+
+call_command("migrate", verbosity=0)
+QualitySettings.objects.create(k_low=2, k_high=1, audit_sample_rate=0.0, gold_rate=0.0)
+first, second = (User.objects.create(username=n) for n in ("ann", "bob"))
+for person in (first, second):
+    person.groups.add(Group.objects.get(name=roles.ANNOTATOR))
+donation = Donation.objects.create(kind="receipt", master_key_id="k", image_name="i",
+                                   image_format="png", width=10, height=10)
+for index, confidence in enumerate((0.9, 0.1)):
+    crop = WordCrop.objects.create(donation=donation, index=index, x=0, y=0, width=1,
+                                   height=1, image_name=f"c{index}", prefill_text="TOTAL",
+                                   prefill_confidence=confidence)
+    k = 2 if confidence < 0.8 else 1
+    Task.objects.create(crop=crop, confidence=confidence, labels_needed=k)
+
+[lease] = task_lease_next(user=first)
+label_submit(user=first, task_id=lease.id, text="TOTAL")
+nxt = task_lease_next(user=first)
+print("first", lease.prefill_confidence, [t.prefill_confidence for t in nxt])
+[again] = task_lease_next(user=second)
+label_submit(user=second, task_id=again.id, text="TOTAL")
+print("second", again.id == lease.id, Task.objects.get(pk=lease.id).status,
+      CropConsensus.objects.get(crop_id=lease.crop_id).state)
+"""
+
+
 def _run_on_sqlite(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_SETTINGS")}
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path / 'dropturk.sqlite3'}",
         DROPTURK_DATA_DIR=str(tmp_path),
         DJANGO_SETTINGS_MODULE="dropturk.settings",
+        DROPTURK_MASTER_KEY=os.environ.get("DROPTURK_MASTER_KEY", "A" * 43 + "="),
     )
     return subprocess.run(  # noqa: S603  our own interpreter and arguments
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
@@ -82,3 +120,11 @@ def test_consensus_backfill_keeps_the_newest_current_label_of_done_tasks_on_sqli
     assert done.returncode == 0, done.stderr[-4000:]
     rows = done.stdout.split()
     assert rows == ["0|accepted|NEW|1.0", "1|accepted|TOTAL:|1.0"]
+
+
+def test_leasing_and_submitting_work_on_sqlite(tmp_path):
+    done = _run_on_sqlite(tmp_path, "-c", LABELING_SCRIPT)
+    assert done.returncode == 0, done.stderr[-4000:]
+    # The least confident crop first; after its first label the other crop (its labeler
+    # may not give the second); the second person gets the begun crop, which is accepted
+    assert done.stdout.splitlines() == ["first 0.1 [0.9]", "second True done accepted"]
