@@ -62,7 +62,7 @@ class RetrainOptions:
     """How a retraining fine-tunes; the defaults are what the learning-loop benchmark
     measured best within a few CPU minutes (README, "Learning loop")."""
 
-    steps: int = 4000
+    steps: int = 8000
     batch_size: int = 32
     learning_rate: float = 3e-3
     synthetic_share: float = 0.1
