@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -379,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             log.info("kept database %s", database.name)
         else:
             database.drop()
+        shutil.rmtree(data_dir, ignore_errors=True)
     print(f"\nAudit event list: {args.events:,} events, {args.repeat} timed requests per case")
     print(table(results))
     print(

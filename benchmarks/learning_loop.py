@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import string
 import subprocess
 import sys
@@ -514,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         connections.close_all()
         flush_bench_redis()
         database.drop()
+        shutil.rmtree(data_dir, ignore_errors=True)  # the encrypted blobs of the run
     receipts_eval = sum(r.evaluation for r in receipts)
     print(
         f"\nLearning loop on {len(receipts)} SROIE receipts: {len(receipts) - receipts_eval} "
