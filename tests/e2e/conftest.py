@@ -4,6 +4,7 @@ Debian's chromium is driven by Playwright's sync API; nothing is downloaded.
 """
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,15 @@ def plain_http_cookies(settings):
     settings.CSRF_COOKIE_NAME = "dropturk_csrf"
 
 
+def _wait_for_requests(page, in_flight: dict) -> None:
+    """Until the page's requests (background submissions, prefetch) have their answers,
+    at most WAIT_MS: a request the live server is still serving holds row locks, and the
+    test database's truncation at teardown would deadlock with it."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while in_flight[page] and time.monotonic() < deadline and not page.is_closed():
+        page.wait_for_timeout(20)  # lets Playwright deliver the page's events
+
+
 @pytest.fixture
 def open_label_page(browser, live_server, settings, plain_http_cookies):
     """open_label_page(user, width=1280, height=720) -> a Playwright page on /label/
@@ -66,8 +76,9 @@ def open_label_page(browser, live_server, settings, plain_http_cookies):
 
     Signed in by session cookie, the session marked as after password + TOTP.
     """
-    contexts = []
+    contexts, pages = [], []
     script_errors = []
+    in_flight: dict[object, set] = {}
 
     def open_page(user, *, width: int = 1280, height: int = 720, path: str = "/label/"):
         client = Client()
@@ -88,10 +99,16 @@ def open_label_page(browser, live_server, settings, plain_http_cookies):
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: script_errors.append(str(error)))
+        sent = in_flight.setdefault(page, set())
+        page.on("request", lambda request: sent.add(request))
+        page.on("requestfinished", lambda request: sent.discard(request))
+        page.on("requestfailed", lambda request: sent.discard(request))
+        pages.append(page)
         page.goto(path)
         return page
 
     yield open_page
-    for context in contexts:
+    for context, page in zip(contexts, pages, strict=True):
+        _wait_for_requests(page, in_flight)
         context.close()
     assert not script_errors, f"uncaught errors in the page: {script_errors}"
