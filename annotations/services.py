@@ -330,16 +330,6 @@ _FREE_FOR_USER = f"""
     AND NOT EXISTS (SELECT 1 FROM {_SKIP} s WHERE s.task_id = t.id AND s.annotator_id = %(user)s)
     AND NOT EXISTS (SELECT 1 FROM {_LABEL} l WHERE l.task_id = t.id AND l.annotator_id = %(user)s)
 """  # noqa: S608  our own table names
-# The whole lease in one statement, one round trip, planned once per database session:
-# renew what the user holds; take up to %(gold)s gold items they never answered (partial
-# index task_gold_idx); then crops that have labels and want more, which the user did not
-# label (task_pending_idx, a bounded window of its head); fill the rest from the head of
-# the crops nobody labeled (task_queue_idx); each in order of priority, lowest prefill
-# confidence, age; return all with their crops. FOR UPDATE SKIP LOCKED: concurrent
-# callers never wait for each other nor get the same task. The CTEs share one snapshot
-# (the rows come from RETURNING) and touch disjoint rows: held ones are not free, gold,
-# pending and fresh ones differ in status or label count. ARRAY(...) makes each pick an
-# init plan; without it the planner, not knowing the LIMIT, hashes the whole table.
 _RETURNED = "RETURNING id, crop_id, priority, confidence, lease_blind"
 
 
@@ -349,10 +339,19 @@ _RETURNED = "RETURNING id, crop_id, priority, confidence, lease_blind"
 # lease. Beyond the window a lease serves fresh crops; the pending ones are served as
 # the window's head is labeled by others.
 PENDING_WINDOW = 100
-_ORDER = "t.priority DESC, t.confidence, t.id"
 
 
-def _take(*, where: str, limit: str, order: str = _ORDER, window: str = "") -> str:
+def _queue_order(alias: str) -> str:
+    """The serving order (``task_queue_idx``, ``task_pending_idx``) of rows ``alias``."""
+    return f"{alias}.priority DESC, {alias}.confidence, {alias}.id"
+
+
+def _pending(alias: str) -> str:
+    """Rows ``alias`` are begun crops that want more labels (``task_pending_idx``)."""
+    return f"{alias}.status = 'open' AND {alias}.labels_count > 0"
+
+
+def _take(*, where: str, limit: str, order: str = _queue_order("t"), window: str = "") -> str:
     """An UPDATE that leases the first ``limit`` free tasks matching ``where`` in ``order``
     (among the ``window`` of candidates when given)."""
     return f"""
@@ -370,7 +369,16 @@ def _take(*, where: str, limit: str, order: str = _ORDER, window: str = "") -> s
 _HELD = "(SELECT count(*) FROM held)"
 _GOLD = "(SELECT count(*) FROM gold)"
 _PENDING = "(SELECT count(*) FROM pending)"
-_PENDING_WHERE = "t.status = 'open' AND t.labels_count > 0"
+# The whole lease in one statement, one round trip, planned once per database session:
+# renew what the user holds; take up to %(gold)s gold items they never answered (partial
+# index task_gold_idx); then crops that have labels and want more, which the user did not
+# label (task_pending_idx, a bounded window of its head); fill the rest from the head of
+# the crops nobody labeled (task_queue_idx); each in order of priority, lowest prefill
+# confidence, age; return all with their crops. FOR UPDATE SKIP LOCKED: concurrent
+# callers never wait for each other nor get the same task. The CTEs share one snapshot
+# (the rows come from RETURNING) and touch disjoint rows: held ones are not free, gold,
+# pending and fresh ones differ in status or label count. ARRAY(...) makes each pick an
+# init plan; without it the planner, not knowing the LIMIT, hashes the whole table.
 _LEASE = Prepared(
     "dropturk_task_lease",
     f"""
@@ -388,10 +396,9 @@ WITH held AS (
     }
 ), pending AS ({
         _take(
-            where=_PENDING_WHERE,
-            window=f"AND t.id = ANY(ARRAY(SELECT w.id FROM {_TASK} w"
-            f" WHERE w.status = 'open' AND w.labels_count > 0"
-            f" ORDER BY w.priority DESC, w.confidence, w.id LIMIT {PENDING_WINDOW}))",
+            where=_pending("t"),
+            window=f"AND t.id = ANY(ARRAY(SELECT w.id FROM {_TASK} w WHERE {_pending('w')}"
+            f" ORDER BY {_queue_order('w')} LIMIT {PENDING_WINDOW}))",
             limit=f"GREATEST(%(count)s - {_HELD} - {_GOLD}, 0)",
         )
     }
@@ -407,7 +414,7 @@ SELECT r.id, r.crop_id, r.lease_blind, c.prefill_text, c.prefill_confidence,
 FROM (SELECT * FROM held UNION ALL SELECT * FROM gold UNION ALL SELECT * FROM pending
       UNION ALL SELECT * FROM fresh) r
 JOIN {_CROP} c ON c.id = r.crop_id
-ORDER BY r.priority DESC, r.confidence, r.id
+ORDER BY {_queue_order("r")}
 LIMIT %(count)s
 """,  # noqa: S608  our own table names; values are parameters
 )
@@ -508,23 +515,6 @@ def _label_already_sent(*, user, client_key: uuid.UUID | None) -> Label | None:
 # Submit's first statement: lock the task, find the label a retried request already
 # stored (same client key), and whether this person labeled the task before, in one
 # round trip, planned once per database session.
-_TASK_FOR_SUBMIT = Prepared(
-    "dropturk_task_for_submit",
-    f"""
-    SELECT task.id, task.crop_id, task.status, task.priority, task.confidence,
-           task.leased_to_id, task.lease_expires_at, task.lease_blind,
-           task.labels_needed, task.labels_count, task.created_at,
-           (SELECT label.id FROM {_LABEL} label
-            WHERE label.annotator_id = %(user)s AND label.client_key = %(client_key)s
-           ) AS replayed_id,
-           EXISTS (SELECT 1 FROM {_LABEL} mine
-                   WHERE mine.task_id = task.id AND mine.annotator_id = %(user)s
-           ) AS labeled_by_me
-    FROM {_TASK} task
-    WHERE task.id = %(task)s
-""",  # noqa: S608  table names from our own models; values are parameters
-    row_lock="FOR UPDATE OF task",
-)
 _TASK_FOR_SUBMIT_FIELDS = [
     "id",
     "crop_id",
@@ -538,6 +528,21 @@ _TASK_FOR_SUBMIT_FIELDS = [
     "labels_count",
     "created_at",
 ]
+_TASK_FOR_SUBMIT = Prepared(
+    "dropturk_task_for_submit",
+    f"""
+    SELECT {", ".join(f"task.{column}" for column in _TASK_FOR_SUBMIT_FIELDS)},
+           (SELECT label.id FROM {_LABEL} label
+            WHERE label.annotator_id = %(user)s AND label.client_key = %(client_key)s
+           ) AS replayed_id,
+           EXISTS (SELECT 1 FROM {_LABEL} mine
+                   WHERE mine.task_id = task.id AND mine.annotator_id = %(user)s
+           ) AS labeled_by_me
+    FROM {_TASK} task
+    WHERE task.id = %(task)s
+""",  # noqa: S608  table names from our own models; values are parameters
+    row_lock="FOR UPDATE OF task",
+)
 
 
 def _task_lock_for_submit(*, task_id: int, user, client_key: uuid.UUID | None) -> Task:

@@ -286,18 +286,14 @@ def seed(*, database: BenchDatabase, crops: int, annotators: int) -> list[Annota
         # The tasks derive from the crops: one INSERT … SELECT inside the server moves no
         # rows through Python at all. 1% get a higher priority so that the whole key of
         # task_queue_idx (priority DESC, confidence, id) is exercised. Redundancy as the
-        # project's default quality settings ask (quality.services.labels_needed_for): k_low
-        # labels below the low band, k_high above, twice for an audit sample (here by a
-        # multiplicative hash of the id rather than SHA-256, the same share).
+        # project's default quality settings ask.
         cursor.execute(
-            "INSERT INTO annotations_task (crop_id, status, priority, confidence, created_at,"
+            "INSERT INTO annotations_task (crop_id, status, priority, confidence, created_at,"  # noqa: S608  our own SQL; values are parameters
             " lease_blind, labels_needed, labels_count)"
             " SELECT id, 'open', CASE WHEN id %% 100 = 0 THEN 1 ELSE 0 END,"
             " COALESCE(prefill_confidence, 0), created_at, false,"
-            " CASE WHEN COALESCE(prefill_confidence, 0) < %(low_band)s THEN %(k_low)s"
-            "  WHEN (id * 2654435761) %% 1000000 < %(audit)s * 1000000"
-            "  THEN GREATEST(%(k_high)s, 2) ELSE %(k_high)s END, 0"
-            " FROM annotations_wordcrop ORDER BY id",
+            f" {_labels_needed_sql(crop_id='id', confidence='COALESCE(prefill_confidence, 0)')},"
+            " 0 FROM annotations_wordcrop ORDER BY id",
             quality_defaults(),
         )
         # Gold items (imported answers) among them, served at the default gold rate.
@@ -325,6 +321,17 @@ def seed(*, database: BenchDatabase, crops: int, annotators: int) -> list[Annota
         time.perf_counter() - tasks_done,
     )
     return people
+
+
+def _labels_needed_sql(*, crop_id: str, confidence: str) -> str:
+    """quality.services.labels_needed_for in SQL, with ``quality_defaults()`` parameters:
+    k_low below the low band, k_high above, at least two for an audit sample (chosen by
+    a multiplicative hash of the crop id rather than SHA-256: the same share)."""
+    return (
+        f"CASE WHEN {confidence} < %(low_band)s THEN %(k_low)s"
+        f" WHEN ({crop_id} * 2654435761) %% 1000000 < %(audit)s * 1000000"
+        " THEN GREATEST(%(k_high)s, 2) ELSE %(k_high)s END"
+    )
 
 
 def quality_defaults() -> dict[str, float]:
@@ -357,10 +364,8 @@ def reset_queue(*, database: BenchDatabase, crops: int, reopen_below: float = 0.
                     "TRUNCATE quality_cropconsensus, annotations_skip, annotations_label"
                 )
                 cursor.execute(
-                    "UPDATE annotations_task SET labels_count = 0, labels_needed = CASE"
-                    " WHEN confidence < %(low_band)s THEN %(k_low)s"
-                    " WHEN (crop_id * 2654435761) %% 1000000 < %(audit)s * 1000000"
-                    " THEN GREATEST(%(k_high)s, 2) ELSE %(k_high)s END,"
+                    "UPDATE annotations_task SET labels_count = 0, labels_needed ="  # noqa: S608  our own SQL
+                    f" {_labels_needed_sql(crop_id='crop_id', confidence='confidence')},"
                     " status = CASE WHEN status = 'gold' THEN 'gold' ELSE 'open' END"
                     " WHERE status IN ('done', 'review') OR labels_count <> 0",
                     quality_defaults(),

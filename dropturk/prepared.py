@@ -31,13 +31,11 @@ class Prepared:
         lock of the whole database at BEGIN)."""
         self.name = name
         self.portable_sql = sql
-        sql = f"{sql} {row_lock}" if row_lock else sql
-        self.sql = sql
-        self.parameters: list[str] = []
-        for parameter in _PLACEHOLDER.findall(sql):
-            if parameter not in self.parameters:
-                self.parameters.append(parameter)
-        numbered = _PLACEHOLDER.sub(lambda match: f"${self.parameters.index(match[1]) + 1}", sql)
+        self.sql = f"{sql} {row_lock}" if row_lock else sql
+        self.parameters: list[str] = list(dict.fromkeys(_PLACEHOLDER.findall(self.sql)))
+        numbered = _PLACEHOLDER.sub(
+            lambda match: f"${self.parameters.index(match[1]) + 1}", self.sql
+        )
         self._prepare = f"PREPARE {name} AS {numbered}"
         arguments = ", ".join(f"%({parameter})s" for parameter in self.parameters)
         self._execute = f"EXECUTE {name}({arguments})" if arguments else f"EXECUTE {name}"
