@@ -1,7 +1,9 @@
 """Reads of the labeling domain, with the access rule each one applies."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from annotations import roles
@@ -31,12 +33,12 @@ def donation_crops(*, donation: Donation) -> QuerySet[WordCrop]:
     return donation.crops.order_by("index")
 
 
-# The image route's one query: the crop, its task's state and its donation's key. Through
-# ``raw()``: compiling the equivalent select_related() costs 5x the query (0.2 vs 1.0 ms).
+# The image route's one query: the crop, its task's state and its donation's key. A plain
+# cursor, not the ORM: compiling the equivalent select_related() cost 5x the query, and
+# raw()'s per-row column mapping still half of it.
 _CROP_FOR_VIEWER_SQL = f"""
-    SELECT crop.id, crop.donation_id, crop.image_name,
-           task.status AS task_status, task.leased_to_id AS task_holder_id,
-           donation.wrapped_key AS donation_wrapped_key
+    SELECT crop.id, crop.donation_id, crop.image_name, donation.wrapped_key,
+           task.status, task.leased_to_id
     FROM {WordCrop._meta.db_table} crop
     JOIN {Donation._meta.db_table} donation ON donation.id = crop.donation_id
     LEFT JOIN {Task._meta.db_table} task ON task.crop_id = crop.id
@@ -44,29 +46,48 @@ _CROP_FOR_VIEWER_SQL = f"""
 """  # noqa: S608  table names from our own models; the id is a parameter
 
 
+@dataclass(frozen=True, slots=True)
+class CropForViewer:
+    crop: WordCrop
+    task_status: str | None
+    task_holder_id: int | None
+
+
 def crop_get_for_viewer(*, user, crop_id: int) -> WordCrop | None:
     """The holder of the crop's open task, its labeler (to undo), or a reviewer may see it.
 
-    The crop comes with ``crop.donation`` holding the donation's id and wrapped key (its
-    other fields load on access), which is what reading the image needs.
+    The crop holds its id, donation id and image name, and ``crop.donation`` its id and
+    wrapped key (other fields load on access): what reading the image needs.
     """
-    crop = next(iter(WordCrop.objects.raw(_CROP_FOR_VIEWER_SQL, [crop_id])), None)
-    if crop is None or not _may_view_crop(user=user, crop=crop):
+    with connection.cursor() as cursor:
+        cursor.execute(_CROP_FOR_VIEWER_SQL, [crop_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    donation_id, wrapped_key, task_status, task_holder_id = row[1], row[3], row[4], row[5]
+    crop = WordCrop.from_db("default", ["id", "donation_id", "image_name"], row[:3])
+    found = CropForViewer(crop=crop, task_status=task_status, task_holder_id=task_holder_id)
+    if not _may_view_crop(user=user, found=found):
         return None
     crop.donation = Donation.from_db(
-        "default", ["id", "wrapped_key"], [crop.donation_id, crop.donation_wrapped_key]
+        "default", ["id", "wrapped_key"], [donation_id, _bytes(wrapped_key)]
     )
     return crop
 
 
-def _may_view_crop(*, user, crop: WordCrop) -> bool:
+def _bytes(value) -> bytes | None:
+    """A binary column as bytes (PostgreSQL's driver returns a memoryview)."""
+    return bytes(value) if isinstance(value, memoryview) else value
+
+
+def _may_view_crop(*, user, found: CropForViewer) -> bool:
     if roles.can_review(user):
         return True
     if not roles.can_label(user):
         return False
-    if crop.task_status in LEASABLE and crop.task_holder_id == user.pk:
+    if found.task_status in LEASABLE and found.task_holder_id == user.pk:
         return True
-    return Label.objects.filter(crop_id=crop.pk, annotator=user).exists()
+    return Label.objects.filter(crop_id=found.crop.pk, annotator=user).exists()
 
 
 def labels_mine(*, user, limit: int) -> QuerySet[Label]:

@@ -44,12 +44,15 @@ def _isolated_storage_and_keys(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _fresh_quality_caches():
-    """Quality settings and annotator weights are cached per process (the hot path reads
-    them): every test starts without what an earlier, rolled-back test cached."""
+    """Quality settings, annotator weights and signed-in users are cached per process (the
+    hot path reads them): every test starts without what an earlier, rolled-back test
+    cached."""
+    from accounts import backends
     from quality import selectors
 
     selectors.forget_quality_settings()
     selectors.forget_annotator_weights()
+    backends.forget_all_locally()
 
 
 @pytest.fixture(autouse=True)

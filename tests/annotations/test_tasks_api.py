@@ -231,3 +231,38 @@ def test_crop_image_for_the_lease_holder_only_and_audited(
     assert client.get(task["image_url"]).status_code == 404
     client.force_login(reviewer)
     assert client.get(task["image_url"]).status_code == 200
+
+
+def test_a_crop_image_that_cannot_be_read_is_not_recorded_as_seen(
+    client, annotator, queue, monkeypatch
+):
+    from annotations import blobs
+
+    client.force_login(annotator)
+    task = client.post(NEXT).json()["tasks"][0]
+
+    def unreadable(**kwargs):
+        raise OSError("storage is down")
+
+    monkeypatch.setattr(blobs, "blob_get", unreadable)
+    client.raise_request_exception = False
+    assert client.get(task["image_url"]).status_code == 500
+    assert not AuditEvent.objects.filter(action="annotations.crop_image_view").exists()
+
+
+def test_lease_and_submit_answers_have_the_serializers_shapes(annotator_client, queue):
+    """The loop's answers are written by hand for speed; they must stay exactly what the
+    documented serializers (the OpenAPI schema) say."""
+    from rest_framework import serializers
+
+    from annotations.api.views import LabelOutputSerializer
+
+    task = annotator_client.post(NEXT).json()["tasks"][0]
+    leased = Task.objects.get(pk=task["id"])
+    assert task["lease_expires_at"] == serializers.DateTimeField().to_representation(
+        leased.lease_expires_at
+    )
+    answer = annotator_client.post(
+        submit_url(task["id"]), {"text": "TOTAL"}, content_type="application/json"
+    ).json()
+    assert answer == dict(LabelOutputSerializer(Label.objects.get()).data)
