@@ -19,11 +19,15 @@ COPY ocr_bridge ./ocr_bridge
 COPY ocr ./ocr
 COPY templates ./templates
 COPY manage.py ./
-RUN pip install --no-cache-dir -e . \
+COPY uwsgi.ini ./
+# uWSGI is built from source: a compiler for the install, removed after it.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && pip install --no-cache-dir -e . \
+ && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /srv/dropturk dropturk \
  && mkdir -p /srv/var && chown dropturk /srv/var \
  && DJANGO_SECRET_KEY=build-only DROPTURK_SECRETS_DIR=/tmp python manage.py collectstatic --noinput
 
 USER dropturk
 EXPOSE 8000
-CMD ["gunicorn", "dropturk.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--timeout", "60"]
+CMD ["uwsgi", "--ini", "uwsgi.ini", "--http", "0.0.0.0:8000"]

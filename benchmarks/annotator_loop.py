@@ -1,9 +1,10 @@
-"""Benchmark: the annotator loop (lease → image → submit) under gunicorn on PostgreSQL.
+"""Benchmark: the annotator loop (lease → image → submit) under uWSGI on PostgreSQL.
 
-Seeds N word crops with open tasks into a dedicated database, starts the app under
-gunicorn against it and drives K simulated annotators with zero think time for a fixed
-time per level. Prints a table (cycles/s, p50/p95/p99 of each call, duplicate holds,
-server RSS) and, last, one JSON line per run for scripts.
+Seeds N word crops with open tasks into a dedicated database, starts the app as deployed
+(uWSGI with ``uwsgi.ini``; ``--server gunicorn`` to compare) against it and drives K
+simulated annotators with zero think time for a fixed time per level. Prints a table
+(cycles/s, p50/p95/p99 of each call, duplicate holds, server RSS, CPU per cycle, the
+machine's speed) and, last, one JSON line per run for scripts.
 
     make bench-quick    # 10,000 crops, 20 s per level
     make bench          # 100,000 crops, 60 s per level, lease 1 and lease 5
@@ -132,7 +133,7 @@ def flush_bench_redis() -> None:
 
 
 def bench_environment(*, database: BenchDatabase, data_dir: Path) -> dict[str, str]:
-    """The environment shared by migrate, the seeding (this process) and gunicorn."""
+    """The environment shared by migrate, the seeding (this process) and the server."""
     env = _inherited_environment()
     env.update(
         DATABASE_URL=database.url,
@@ -381,12 +382,13 @@ def reset_queue(*, database: BenchDatabase, crops: int, reopen_below: float = 0.
 
 @dataclass(frozen=True)
 class ServerOptions:
+    server: str = "uwsgi"  # the project's server (uwsgi.ini); or gunicorn, to compare
     workers: int = 4
-    worker_class: str = "gthread"
     threads: int = 2
-    worker_connections: int = 1000  # gunicorn's default
+    worker_class: str = "gthread"  # gunicorn only
+    worker_connections: int = 1000  # gunicorn only (its default)
     preload: bool = False
-    profile_dir: Path | None = None
+    profile_dir: Path | None = None  # gunicorn only
 
 
 def _free_port() -> int:
@@ -395,8 +397,22 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(*, env: dict[str, str], options: ServerOptions) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
+def _uwsgi_command(port: int, options: ServerOptions) -> list[str]:
+    """The server as deployed (``uwsgi.ini``: the HTTP router, keep-alive, per-request
+    dispatch to the workers), on a free port, with the run's process and thread counts."""
+    command = [
+        str(Path(sys.executable).with_name("uwsgi")),
+        f"--ini={REPO / 'uwsgi.ini'}",
+        f"--http=127.0.0.1:{port}",
+        f"--processes={options.workers}",
+        f"--threads={options.threads}",
+    ]
+    if options.preload:
+        command.append("--lazy-apps=false")  # import the app once, before forking
+    return command
+
+
+def _gunicorn_command(port: int, options: ServerOptions) -> list[str]:
     command = [
         sys.executable,
         "-m",
@@ -413,15 +429,27 @@ def start_server(*, env: dict[str, str], options: ServerOptions) -> tuple[subpro
     ]
     if options.preload:
         command.append("--preload")  # import the app once, before forking: shared pages
-    server_env = dict(env)
     if options.profile_dir is not None:
         command.append(f"--config=python:{__package__}.gunicorn_profile")
+    return command
+
+
+def start_server(*, env: dict[str, str], options: ServerOptions) -> tuple[subprocess.Popen, int]:
+    port = _free_port()
+    if options.server == "uwsgi":
+        if options.profile_dir is not None:
+            raise ValueError("--profile works with --server gunicorn only")
+        command = _uwsgi_command(port, options)
+    else:
+        command = _gunicorn_command(port, options)
+    server_env = dict(env)
+    if options.profile_dir is not None:
         server_env["BENCH_PROFILE_DIR"] = str(options.profile_dir)
     process = subprocess.Popen(command, cwd=REPO, env=server_env)  # noqa: S603  our own argv
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}")
+            raise RuntimeError(f"{options.server} exited with {process.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
                 probe.sendall(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
@@ -431,7 +459,7 @@ def start_server(*, env: dict[str, str], options: ServerOptions) -> tuple[subpro
             pass
         time.sleep(0.2)
     process.terminate()
-    raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+    raise RuntimeError(f"{options.server} did not answer /healthz within 60 s")
 
 
 def stop_server(process: subprocess.Popen) -> None:
@@ -455,7 +483,7 @@ def _rss_kb(pid: int) -> int:
 
 
 def server_rss_mb(master_pid: int) -> float:
-    """VmRSS of the gunicorn master and its workers, summed."""
+    """VmRSS of the server's master and its children (workers, uWSGI's router), summed."""
     pids = [master_pid, *_children(master_pid)]
     return sum(_rss_kb(pid) for pid in pids) / 1024
 
@@ -550,11 +578,14 @@ class RunResult:
     duplicates: int
     server_rss_mb: float
     client_cpu: float
-    # CPU time of the gunicorn workers plus the database's backends (and of the backends
+    # CPU time of the server's processes plus the database's backends (and of the backends
     # alone) per cycle: on a machine shared with other work this, not cycles/s, is the
     # figure to compare.
     server_cpu_ms_per_cycle: float = float("nan")
     db_cpu_ms_per_cycle: float = float("nan")
+    # How fast this machine ran plain Python just before the run (``reference_ms``): the
+    # same VM has been seen 1.5-3x slower from one day (or minute) to the next.
+    reference_ms: float = float("nan")
 
     def percentile_ms(self, call: str, share: float) -> float:
         values = sorted(self.latencies[call])
@@ -583,8 +614,22 @@ class RunResult:
             "queue_empty": self.empty,
             "server_cpu_ms_per_cycle": round(self.server_cpu_ms_per_cycle, 2),
             "db_cpu_ms_per_cycle": round(self.db_cpu_ms_per_cycle, 2),
+            "reference_ms": round(self.reference_ms, 2),
         }
         return json.dumps(figures)
+
+
+def reference_ms(repeats: int = 5) -> float:
+    """CPU milliseconds of a fixed piece of plain Python (best of ``repeats``): a yardstick
+    for the machine's speed at the time of a run, so runs on different days compare."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        table: dict[int, int] = {}
+        for number in range(100_000):
+            table[number % 1024] = table.get(number % 1024, 0) + number * 3 // 7
+        best = min(best, time.process_time() - started)
+    return best * 1000
 
 
 class Loop:
@@ -718,7 +763,7 @@ async def _run_level(
 
 
 async def _server_cpu(master_pid: int, database: str, loop: Loop) -> tuple[float, float]:
-    """CPU seconds of the gunicorn workers and of the database backends, measured time."""
+    """CPU seconds of the server's processes and of the database backends, measured time."""
     await asyncio.sleep(max(0.0, loop.measure_from - time.perf_counter()))
     workers = CpuMeter(_children(master_pid))
     backends = CpuMeter(_database_backends(database))
@@ -741,6 +786,7 @@ def run_level(
     database: str,
     keep_alive: bool = True,
 ) -> RunResult:
+    reference = reference_ms()
     cpu_started = time.process_time()
     loop, elapsed, rss, server_cpu = asyncio.run(
         _run_level(
@@ -767,6 +813,7 @@ def run_level(
         server_rss_mb=rss,
         client_cpu=(time.process_time() - cpu_started) / (elapsed + warmup),
         server_cpu_ms_per_cycle=sum(server_cpu) * 1000 / max(1, loop.cycles),
+        reference_ms=reference,
         db_cpu_ms_per_cycle=server_cpu[1] * 1000 / max(1, loop.cycles),
     )
 
@@ -779,7 +826,7 @@ def table(results: list[RunResult]) -> str:
         f"{'annot':>5} {'batch':>5} {'crops':>9} {'cycles/s':>9}"
         f" {'next p50/p95/p99 ms':>21} {'image p50/p95/p99 ms':>21}"
         f" {'submit p50/p95/p99 ms':>22} {'dup':>4} {'err':>4} {'rss MB':>7} {'client cpu':>10}"
-        f" {'cpu ms/cycle (db)':>17}"
+        f" {'cpu ms/cycle (db)':>17} {'ref ms':>6}"
     )
     lines = [head, "-" * len(head)]
     for result in results:
@@ -795,6 +842,7 @@ def table(results: list[RunResult]) -> str:
             f" {result.duplicates:>4} {result.errors:>4} {result.server_rss_mb:>7.0f}"
             f" {result.client_cpu:>9.0%}"
             f" {result.server_cpu_ms_per_cycle:>9.1f} ({result.db_cpu_ms_per_cycle:.1f})"
+            f" {result.reference_ms:>6.1f}"
         )
     return "\n".join(lines)
 
@@ -852,8 +900,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--admin-url", default=_default_admin_url())
     parser.add_argument("--keep-db", action="store_true", help="leave the bench database")
     parser.add_argument("--reuse-db", action="store_true", help="skip seeding (after --keep-db)")
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument(
+        "--server",
+        choices=("uwsgi", "gunicorn"),
+        default="uwsgi",
+        help="the project's server (uwsgi.ini), or gunicorn to compare (and to --profile)",
+    )
+    parser.add_argument("--workers", type=int, default=4, help="server processes")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn only")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--worker-connections",
@@ -861,13 +915,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1000,
         help="gunicorn's cap on one worker's connections (keep-alive ones stay with it)",
     )
-    parser.add_argument("--preload", action="store_true", help="gunicorn --preload")
+    parser.add_argument(
+        "--preload", action="store_true", help="import the app once, before forking"
+    )
     parser.add_argument(
         "--close-connections",
         action="store_true",
         help="a new connection per request, as a reverse proxy speaks to gunicorn",
     )
-    parser.add_argument("--profile", type=Path, help="profile the server into this folder")
+    parser.add_argument(
+        "--profile", type=Path, help="profile the server into this folder (gunicorn only)"
+    )
     return parser.parse_args(argv)
 
 
@@ -914,6 +972,7 @@ def main(argv: list[str] | None = None) -> int:
     server, port = start_server(
         env=env,
         options=ServerOptions(
+            server=args.server,
             workers=args.workers,
             worker_class=args.worker_class,
             threads=args.threads,
@@ -923,10 +982,10 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     log.info(
-        "gunicorn on port %d: %d × %s, %d threads",
+        "%s on port %d: %d processes × %d threads",
+        args.server,
         port,
         args.workers,
-        args.worker_class,
         args.threads,
     )
     results = []
@@ -966,8 +1025,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile is not None:
         print(summarize_profile(args.profile))
     print(
-        f"\nAnnotator loop: {args.crops:,} crops, {args.seconds:g} s per run, gunicorn "
-        f"{args.workers} × {args.worker_class} × {args.threads} threads"
+        f"\nAnnotator loop: {args.crops:,} crops, {args.seconds:g} s per run, {args.server} "
+        f"{args.workers} processes × {args.threads} threads"
     )
     print(table(results))
     for result in results:
