@@ -68,6 +68,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from annotations import roles
 from annotations.models import Donation, Task, WordCrop
+from annotations.selectors import crop_get_for_viewer
 from annotations.services import label_submit, task_lease_next
 from quality.models import CropConsensus, QualitySettings
 
@@ -90,6 +91,9 @@ label_submit(user=first, task_id=lease.id, text="TOTAL")
 nxt = task_lease_next(user=first)
 print("first", lease.prefill_confidence, [t.prefill_confidence for t in nxt])
 [again] = task_lease_next(user=second)
+seen = crop_get_for_viewer(user=second, crop_id=again.crop_id)
+print("viewer", seen.donation.pk == donation.pk, seen.image_name,
+      crop_get_for_viewer(user=second, crop_id=nxt[0].crop_id))
 label_submit(user=second, task_id=again.id, text="TOTAL")
 print("second", again.id == lease.id, Task.objects.get(pk=lease.id).status,
       CropConsensus.objects.get(crop_id=lease.crop_id).state)
@@ -127,4 +131,9 @@ def test_leasing_and_submitting_work_on_sqlite(tmp_path):
     assert done.returncode == 0, done.stderr[-4000:]
     # The least confident crop first; after its first label the other crop (its labeler
     # may not give the second); the second person gets the begun crop, which is accepted
-    assert done.stdout.splitlines() == ["first 0.1 [0.9]", "second True done accepted"]
+    # and the image route's read lets the holder, not the other, see a crop.
+    assert done.stdout.splitlines() == [
+        "first 0.1 [0.9]",
+        "viewer True c1 None",
+        "second True done accepted",
+    ]
