@@ -105,3 +105,42 @@ def test_accuracy_and_cer():
     accuracy, cer = accuracy_and_cer([("TOTAL", "TOTAL"), ("T0TAL", "TOTAL")])
     assert accuracy == 0.5
     assert cer == pytest.approx(1 / 10)
+
+
+def test_the_counted_labels_read_is_the_orms(make_tasks, annotators, reviewer):
+    """Submit reads a task's counted labels through a prepared statement on PostgreSQL:
+    the same labels as the ORM's query, with the same values, oldest first."""
+    from annotations.models import Label, LabelKind
+    from quality.services import COUNTED_KINDS, counted_labels
+
+    task, other = make_tasks(0.1, 0.2)
+    first, second, third = annotators[:3]
+    made = {}
+    for name, annotator, kind in (
+        ("first", first, LabelKind.ANNOTATION),
+        ("gold", second, LabelKind.GOLD_ANSWER),
+        ("review", reviewer, LabelKind.REVIEW),
+        ("replaced", third, LabelKind.ANNOTATION),
+    ):
+        made[name] = Label.objects.create(
+            task=task, crop=task.crop, annotator=annotator, text=name, kind=kind, rotated=True
+        )
+    Label.objects.create(
+        task=task, crop=task.crop, annotator=third, text="correction", revises=made["replaced"]
+    )
+    Label.objects.create(task=other, crop=other.crop, annotator=first, text="elsewhere")
+
+    read = counted_labels(task_id=task.pk)
+
+    expected = list(
+        Label.objects.filter(task=task, revision__isnull=True, kind__in=COUNTED_KINDS).order_by(
+            "id"
+        )
+    )
+    assert [label.text for label in read] == ["first", "review", "correction"]
+    assert [label.pk for label in read] == [label.pk for label in expected]
+    fields = [field.attname for field in Label._meta.concrete_fields]
+    for got, want in zip(read, expected, strict=True):
+        assert {name: getattr(got, name) for name in fields} == {
+            name: getattr(want, name) for name in fields
+        }
