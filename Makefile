@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install system-deps services run migrate seed worker test bench bench-quick bench-pipeline bench-export bench-audit train train-orientation bench-ocr bench-loop contact-sheet lint format clean
+.PHONY: help install system-deps services run migrate seed worker test bench bench-quick bench-cost bench-pipeline bench-export bench-audit train train-orientation bench-ocr bench-loop contact-sheet lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ bench: install services ## Speed benchmarks: the annotator loop (100k crops, 1/8
 
 bench-quick: install services ## The annotator-loop benchmark, small: 10k crops, 20 s per level (under 3 minutes)
 	$(BIN)/python -m benchmarks.annotator_loop --crops 10000 --seconds 20 --database dropturk_bench_quick
+
+bench-cost: install services ## CPU of one annotator-loop cycle in-process, in units of a reference loop (compares code on a noisy machine)
+	$(BIN)/python -m benchmarks.request_cost --cycles $${BENCH_CYCLES:-400}
 
 bench-pipeline: install ## Only the pipeline benchmark (ingest, word detection, prefill)
 	$(BIN)/python -m benchmarks.pipeline --pages $${BENCH_PAGES:-10}

@@ -126,6 +126,16 @@ def _inherited_environment() -> dict[str, str]:
     return env
 
 
+def migrate(env: dict[str, str]) -> None:
+    """Applies every migration to the database ``env`` names, in a child process."""
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity=0"],
+        cwd=REPO,
+        env=env,
+        check=True,
+    )
+
+
 def flush_bench_redis() -> None:
     import redis
 
@@ -956,12 +966,7 @@ def main(argv: list[str] | None = None) -> int:
         env = bench_environment(database=database, data_dir=data_dir)
         started = time.perf_counter()
         database.recreate()
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity=0"],
-            cwd=REPO,
-            env=env,
-            check=True,
-        )
+        migrate(env)
         log.info(
             "database %s created and migrated in %.1f s",
             database.name,

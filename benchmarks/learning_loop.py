@@ -35,7 +35,6 @@ import os
 import random
 import shutil
 import string
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +43,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
 
-from benchmarks.annotator_loop import BenchDatabase, bench_environment, flush_bench_redis
+from benchmarks.annotator_loop import (
+    BenchDatabase,
+    bench_environment,
+    flush_bench_redis,
+    migrate,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "sroie-receipts"
@@ -468,12 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     database.recreate()
     started = time.perf_counter()
     try:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity=0"],
-            cwd=REPO,
-            env=env,
-            check=True,
-        )
+        migrate(env)
         os.environ.update(env)
         import django
 
