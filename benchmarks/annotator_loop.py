@@ -906,6 +906,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seconds", type=float, default=60, help="measured time per run")
     parser.add_argument("--warmup", type=float, default=2, help="unmeasured time before each")
+    parser.add_argument(
+        "--server-warmup",
+        type=float,
+        default=3,
+        help="seconds of unmeasured load once the server is up (0: none)",
+    )
     parser.add_argument("--database", default="dropturk_bench")
     parser.add_argument("--admin-url", default=_default_admin_url())
     parser.add_argument("--keep-db", action="store_true", help="leave the bench database")
@@ -995,6 +1001,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = []
     try:
+        if args.server_warmup > 0:
+            # Unmeasured: every worker thread opens its database connection and prepares its
+            # statements, as a long-running server has long done. (uWSGI's router spreads
+            # even one person's requests over all the threads.)
+            reset_queue(database=database, crops=args.crops)
+            run_level(
+                port=port,
+                master_pid=server.pid,
+                people=people[:8],
+                crops=args.crops,
+                batch=1,
+                seconds=args.server_warmup,
+                warmup=0.5,
+                database=database.name,
+                keep_alive=not args.close_connections,
+            )
         for batch in args.batch:
             for level in args.levels:
                 reset_queue(database=database, crops=args.crops)
