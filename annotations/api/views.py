@@ -1,10 +1,13 @@
 """The REST API of the labeling domain: one view per operation, calling one service."""
 
+import json
+
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -126,6 +129,20 @@ class TaskSerializer(serializers.Serializer):
     lease_expires_at = serializers.DateTimeField()
 
 
+class JsonOnly(DefaultContentNegotiation):
+    """Answers in the view's first renderer (JSON) whatever the Accept header, as DRF's
+    documentation shows for APIs that ignore it; request bodies are parsed as usual."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def json_response(data, *, status: int = 200) -> HttpResponse:
+    """``data`` as JSON, compact and UTF-8, the way DRF's JSONRenderer writes it."""
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return HttpResponse(body.encode(), status=status, content_type="application/json")
+
+
 def api_datetime(value) -> str:
     """A timestamp as DRF's ``DateTimeField`` writes it (ISO 8601 in the project's time
     zone, ``Z`` for UTC) without building a field per call."""
@@ -148,7 +165,15 @@ def lease_json(lease: services.Lease) -> dict:
     }
 
 
-class TaskNextApi(APIView):
+class LoopApiView(APIView):
+    """A call of the annotator loop (lease, image, submit): JSON whatever the client's
+    Accept header says, and its answers written straight to the response, with no
+    negotiation and no renderer on the way (errors still go through DRF's handler)."""
+
+    content_negotiation_class = JsonOnly
+
+
+class TaskNextApi(LoopApiView):
     permission_classes = [IsAnnotator]
 
     class OutputSerializer(serializers.Serializer):
@@ -168,8 +193,8 @@ class TaskNextApi(APIView):
             raise ParseError("count must be at least 1.")
         tasks = services.task_lease_next(user=request.user, count=count)
         if not tasks:
-            return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response({"tasks": [lease_json(lease) for lease in tasks]})
+            return HttpResponse(status=status.HTTP_204_NO_CONTENT)
+        return json_response({"tasks": [lease_json(lease) for lease in tasks]})
 
 
 def reject_control_characters(value: str) -> str:
@@ -242,7 +267,7 @@ def _task_or_404(task_id: int) -> None:
         raise NotFound("No such task.")
 
 
-class TaskSubmitApi(APIView):
+class TaskSubmitApi(LoopApiView):
     permission_classes = [IsAnnotator]
 
     @extend_schema(request=LabelInputSerializer, responses={201: LabelOutputSerializer, 409: None})
@@ -259,7 +284,7 @@ class TaskSubmitApi(APIView):
             raise NotFound("No such task.") from exc
         except services.LabelConflict as conflict:
             return _conflict(conflict)
-        return Response(label_json(label), status=status.HTTP_201_CREATED)
+        return json_response(label_json(label), status=status.HTTP_201_CREATED)
 
 
 class TaskSkipApi(APIView):
@@ -327,7 +352,7 @@ class LabelReviseApi(APIView):
         return Response(label_json(label), status=status.HTTP_201_CREATED)
 
 
-class CropImageApi(APIView):
+class CropImageApi(LoopApiView):
     permission_classes = [IsPerson]
 
     @extend_schema(responses={(200, "image/png"): bytes}, summary="A word crop's image")

@@ -266,3 +266,19 @@ def test_lease_and_submit_answers_have_the_serializers_shapes(annotator_client, 
         submit_url(task["id"]), {"text": "TOTAL"}, content_type="application/json"
     ).json()
     assert answer == dict(LabelOutputSerializer(Label.objects.get()).data)
+
+
+def test_the_loop_answers_json_whatever_the_accept_header(annotator_client, queue):
+    response = annotator_client.post(NEXT, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["tasks"][0]["id"] == queue[0.2].pk
+    refused = annotator_client.post(
+        submit_url(queue[0.2].pk),
+        {"text": ""},
+        content_type="application/json",
+        HTTP_ACCEPT="text/html",
+    )
+    assert refused.status_code == 400
+    assert refused["Content-Type"] == "application/json"
+    assert "text" in refused.json()
