@@ -1,6 +1,5 @@
 """Reads of the labeling domain, with the access rule each one applies."""
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
@@ -50,13 +49,6 @@ _CROP_FOR_VIEWER = Prepared(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class CropForViewer:
-    crop: WordCrop
-    task_status: str | None
-    task_holder_id: int | None
-
-
 def crop_get_for_viewer(*, user, crop_id: int) -> WordCrop | None:
     """The holder of the crop's open task, its labeler (to undo), or a reviewer may see it.
 
@@ -69,33 +61,27 @@ def crop_get_for_viewer(*, user, crop_id: int) -> WordCrop | None:
     if row is None:
         return None
     crop_pk, donation_id, image_name, wrapped_key, task_status, task_holder_id = row
+    if not _may_view_crop(
+        user=user, crop_id=crop_pk, task_status=task_status, task_holder_id=task_holder_id
+    ):
+        return None
     # A plain cursor does not convert: SQLite stores a UUID as 32 hex digits.
     donation_id = Donation._meta.pk.to_python(donation_id)
     crop = WordCrop.from_db(
         "default", ["id", "donation_id", "image_name"], [crop_pk, donation_id, image_name]
     )
-    found = CropForViewer(crop=crop, task_status=task_status, task_holder_id=task_holder_id)
-    if not _may_view_crop(user=user, found=found):
-        return None
-    crop.donation = Donation.from_db(
-        "default", ["id", "wrapped_key"], [donation_id, _bytes(wrapped_key)]
-    )
+    crop.donation = Donation.from_db("default", ["id", "wrapped_key"], [donation_id, wrapped_key])
     return crop
 
 
-def _bytes(value) -> bytes | None:
-    """A binary column as bytes (PostgreSQL's driver returns a memoryview)."""
-    return bytes(value) if isinstance(value, memoryview) else value
-
-
-def _may_view_crop(*, user, found: CropForViewer) -> bool:
+def _may_view_crop(*, user, crop_id: int, task_status: str | None, task_holder_id) -> bool:
     if roles.can_review(user):
         return True
     if not roles.can_label(user):
         return False
-    if found.task_status in LEASABLE and found.task_holder_id == user.pk:
+    if task_status in LEASABLE and task_holder_id == user.pk:
         return True
-    return Label.objects.filter(crop_id=found.crop.pk, annotator=user).exists()
+    return Label.objects.filter(crop_id=crop_id, annotator=user).exists()
 
 
 def labels_mine(*, user, limit: int) -> QuerySet[Label]:

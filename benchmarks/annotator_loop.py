@@ -629,17 +629,20 @@ class RunResult:
         return json.dumps(figures)
 
 
+def reference_seconds(iterations: int = 100_000) -> float:
+    """CPU seconds of a fixed piece of plain Python: a yardstick for the machine's speed
+    at that moment (``request_cost`` times it, shorter, between its cycles)."""
+    started = time.process_time()
+    table: dict[int, int] = {}
+    for number in range(iterations):
+        table[number % 1024] = table.get(number % 1024, 0) + number * 3 // 7
+    return time.process_time() - started
+
+
 def reference_ms(repeats: int = 5) -> float:
-    """CPU milliseconds of a fixed piece of plain Python (best of ``repeats``): a yardstick
-    for the machine's speed at the time of a run, so runs on different days compare."""
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.process_time()
-        table: dict[int, int] = {}
-        for number in range(100_000):
-            table[number % 1024] = table.get(number % 1024, 0) + number * 3 // 7
-        best = min(best, time.process_time() - started)
-    return best * 1000
+    """The yardstick in milliseconds, best of ``repeats``, just before a run: so runs on
+    different days compare."""
+    return min(reference_seconds() for _ in range(repeats)) * 1000
 
 
 class Loop:

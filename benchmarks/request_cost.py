@@ -5,7 +5,7 @@ The load benchmark (``annotator_loop``) measures a server on shared, noisy cores
 VM has been seen to run plain Python twice as fast one minute as the next. This one calls
 the app's WSGI handler directly (lease → image → submit, as the browser does, through every
 middleware, against PostgreSQL and Redis), and every ten cycles times a fixed piece of
-plain Python (``annotator_loop.reference_ms``'s loop, shorter). CPU per cycle divided by
+plain Python (``annotator_loop.reference_seconds``, shorter). CPU per cycle divided by
 that reference ("units") compares two versions of the code on the same machine, even an
 hour apart; run each version several times, alternating.
 
@@ -33,6 +33,7 @@ from benchmarks.annotator_loop import (
     bench_environment,
     flush_bench_redis,
     migrate,
+    reference_seconds,
     reset_queue,
     seed,
 )
@@ -40,15 +41,7 @@ from benchmarks.annotator_loop import (
 log = logging.getLogger(__name__)
 CSRF = "c" * 32  # Django accepts a 32-character token chosen by the client
 REFERENCE_EVERY = 10
-
-
-def reference_seconds() -> float:
-    """CPU seconds of a fixed piece of plain Python (about 2 ms on a quiet core)."""
-    started = time.process_time()
-    table: dict[int, int] = {}
-    for number in range(10_000):
-        table[number % 1024] = table.get(number % 1024, 0) + number * 3 // 7
-    return time.process_time() - started
+REFERENCE_ITERATIONS = 10_000  # a tenth of the load benchmark's: about 2 ms on a quiet core
 
 
 class App:
@@ -114,7 +107,7 @@ def measure(app: App, cycles: int, warmup: int) -> dict[str, float]:
     reference = 0.0
     for number in range(cycles):
         if number % REFERENCE_EVERY == 0:
-            reference += reference_seconds()
+            reference += reference_seconds(REFERENCE_ITERATIONS)
         cycle(app, spent)
     references = -(-cycles // REFERENCE_EVERY)
     reference_ms = reference * 1000 / references

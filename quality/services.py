@@ -196,6 +196,7 @@ def crop_consensus_decide(*, task: Task, labels: list[Label] | None = None) -> C
 
 
 _LABEL_FIELDS = list(Label._meta.concrete_fields)
+_LABEL_ATTNAMES = [field.attname for field in _LABEL_FIELDS]
 # Read on every second label of the annotator loop: prepared, as the ORM's compile of it
 # cost more than PostgreSQL's run. Columns named, not ``*`` (see ``dropturk.prepared``).
 _COUNTED_LABELS = prepared.Prepared(
@@ -224,8 +225,7 @@ def counted_labels(*, task_id: int) -> list[Label]:
     with connection.cursor() as cursor:
         _COUNTED_LABELS.execute(cursor, {"task": task_id, "kinds": list(COUNTED_KINDS)})
         rows = cursor.fetchall()
-    names = [field.attname for field in _LABEL_FIELDS]
-    return [Label.from_db(connection.alias, names, row) for row in rows]
+    return [Label.from_db(connection.alias, _LABEL_ATTNAMES, row) for row in rows]
 
 
 def crop_consensus_after_revision(*, label: Label) -> None:
