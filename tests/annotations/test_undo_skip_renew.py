@@ -1,3 +1,4 @@
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -167,6 +168,60 @@ def test_the_lease_statement_walks_only_partial_indexes(annotator, queue):
     for index in ("task_gold_idx", "task_pending_idx", "task_queue_idx"):
         assert index in plan, plan
     assert "Seq Scan" not in plan, plan
+
+
+def test_the_lease_probes_a_long_history_even_on_stale_statistics(annotator, queue):
+    """Whether the caller labeled or skipped a candidate is one index probe per candidate,
+    however many labels they gave, and even when the planner still believes they gave
+    none (statistics taken before their history): an anti-join over their whole history,
+    which PostgreSQL chose on such statistics, grew with it at every lease."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the lease statement is PostgreSQL's; `make test` runs on it")
+    from annotations.services import _LEASE
+
+    history = 5000
+    crop_id = queue[0.5].crop_id
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A queue of 5,000 more open crops, and statistics taken while it was so and the
+        # caller had labeled nothing...
+        cursor.execute(
+            "INSERT INTO annotations_wordcrop (donation_id, index, x, y, width, height,"
+            " image_name, prefill_text, prefill_char_confidences, prefill_engine,"
+            " prefill_engine_version, created_at) SELECT donation_id, 100 + n, 0, 0, 1, 1, '',"
+            " '', '[]', '', '', now() FROM annotations_wordcrop, generate_series(1, %s) n"
+            " WHERE annotations_wordcrop.id = %s",
+            [history, crop_id],
+        )
+        cursor.execute(
+            "INSERT INTO annotations_task (crop_id, status, priority, confidence, lease_blind,"
+            " labels_needed, labels_count, created_at) SELECT id, 'open', 0, 0.5, false, 1, 0,"
+            " now() FROM annotations_wordcrop WHERE index >= 100"
+        )
+        cursor.execute("ANALYZE")
+        # ... then a history of 5,000 labels the statistics do not know of.
+        cursor.execute(
+            "INSERT INTO annotations_label (task_id, crop_id, annotator_id, text, rotated,"
+            " non_english, unreadable, kind, created_at) SELECT id, crop_id, %s, 'w', false,"
+            " false, false, 'annotation', now() FROM annotations_task"
+            " WHERE crop_id IN (SELECT id FROM annotations_wordcrop WHERE index >= 100)",
+            [annotator.pk],
+        )
+        now = timezone.now()
+        params = {"user": annotator.pk, "now": now, "expires": now + timedelta(minutes=5)}
+        params.update(count=5, gold=1, blind=False)
+        cursor.execute(f"EXPLAIN {_LEASE.sql}", params)
+        plan = [row[0] for row in cursor.fetchall()]
+
+    reads = [line for line in plan if " on annotations_label " in line]
+    assert reads, "\n".join(plan)
+    for line in reads:
+        assert "Scan using label_task_annotator_idx" in line, "\n".join(plan)
+    probes = [
+        next_line
+        for line, next_line in itertools.pairwise(plan)
+        if " on annotations_label " in line
+    ]
+    assert all("task_id = t" in probe for probe in probes), "\n".join(plan)
 
 
 def test_a_correction_to_unreadable_stores_no_text(annotator_client, queue):
