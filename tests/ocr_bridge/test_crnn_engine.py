@@ -71,12 +71,15 @@ def test_high_confidence_readings_are_right_on_real_receipt_words(engine):
     crops = sroie_word_crops(data / "sroie-receipts", limit=1000)
     results = engine.recognize([crop.image for crop in crops])
 
-    confident = [
-        (r.text.lower(), c.text.lower())
+    readings = [
+        (r.confidence, r.text.lower() == c.text.lower())
         for r, c in zip(results, crops, strict=True)
-        if r.confidence >= 0.9
     ]
-    right = np.mean([read == truth for read, truth in confident])
-    # Measured 2026-11: 24% of these at >= 0.9, 97.5% of them right (all 3,241: 22%, 97.7%).
-    assert len(confident) >= 0.18 * len(crops)
-    assert right >= 0.95
+    confident = [right for confidence, right in readings if confidence >= 0.95]
+    # Measured 2026-11-24: 41.5% of these at >= 0.95, 97.1% of them right (all 3,241:
+    # 39%, 98.5%). The word confidence is the text's probability: as often right as it
+    # says on average (mean 0.78, 79.1% right).
+    assert len(confident) >= 0.35 * len(crops)
+    assert np.mean(confident) >= 0.96
+    mean_confidence = np.mean([confidence for confidence, _ in readings])
+    assert abs(mean_confidence - np.mean([right for _, right in readings])) <= 0.05
