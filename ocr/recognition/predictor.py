@@ -20,7 +20,7 @@ from PIL import Image
 from ocr.recognition.charset import Charset
 from ocr.recognition.ctc import Decoded, beam_decode, greedy_decode
 from ocr.recognition.model import Crnn, CrnnConfig
-from ocr.recognition.preprocess import batch_tensor, normalize, to_gray
+from ocr.recognition.preprocess import batch_tensor, cut_to_ink, normalize, to_gray
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class Predictor:
         self.beam_width = beam_width
 
     def predict(self, crops: Sequence[Image.Image | np.ndarray]) -> list[Decoded]:
-        inputs = [normalize(to_gray(crop)) for crop in crops]
+        inputs = [normalize(cut_to_ink(to_gray(crop))) for crop in crops]
         order = sorted(range(len(inputs)), key=lambda i: inputs[i].shape[1])
         results: list[Decoded | None] = [None] * len(inputs)
         # torch's thread count is per process; set it for this call and put it back.
