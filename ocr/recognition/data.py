@@ -20,7 +20,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ocr.recognition.charset import Charset
-from ocr.recognition.preprocess import batch_tensor, normalize, to_gray
+from ocr.recognition.preprocess import batch_tensor, cut_to_ink, normalize, to_gray
 from ocr.synth import transforms
 from ocr.synth.render import render_sample
 
@@ -86,7 +86,9 @@ class LabelledImages(Dataset[Item]):
 
     def item(self, index: int, *, draw: int = 0) -> Item:
         """Item `index`; `draw` tells repeated reads of it apart (their jitter differs)."""
-        gray = self.gray(index)
+        # Cut to the ink as reading does (a model fine-tuned on real crops is read so),
+        # then jittered around that.
+        gray = cut_to_ink(self.gray(index))
         if self.augment_seed is not None:
             gray = jitter(np.random.default_rng((self.augment_seed, index, draw)), gray)
         return normalize(gray), self.charset.encode(self.texts[index])

@@ -22,7 +22,7 @@ def tiny_config(folder: Path, out: Path, **changes) -> TrainConfig:
     settings = {
         "out_dir": out,
         "finetune_dir": folder,
-        "steps": 240,
+        "steps": 400,
         "batch_size": 4,
         "learning_rate": 1e-2,
         "warmup_fraction": 0.1,
