@@ -9,7 +9,7 @@ Kept apart from the network (docTR's split) so it can be tested on hand-built po
   below it wherever a frame hesitates between a letter and the blank beside it, which
   changes no letter: on real receipt words it was right 80% of the time at 0.45 and
   accepted 19% of words at 98% precision; the text's probability is right about as often
-  as it says (0.45: 50%, 0.85: 93%, 0.97: 97%) and accepts 44% there.
+  as it says (0.45: 56%, 0.85: 93%, 0.97: 97%) and accepts 44% there.
 - Beam (prefix beam search): the labelling with the highest total probability, summed
   over all its alignments; that probability is the word's confidence.
 """

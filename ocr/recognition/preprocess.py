@@ -1,5 +1,5 @@
-"""Crop → network input, the same in training and inference (and, for reading only, a
-cut down to the crop's ink first: ``cut_to_ink``).
+"""Crop → network input, the same in training and inference (real crops, read or
+fine-tuned on, are first cut down to their ink: ``cut_to_ink``).
 
 Gray, dark print on light (light-on-dark crops are inverted), contrast stretched between
 the 2nd and 98th percentiles, height 32, width scaled with it. A batch is padded on the
@@ -44,8 +44,9 @@ def cut_to_ink(gray: np.ndarray) -> np.ndarray:
     How loosely a box was cut then matters little: the word detector pads its boxes by a
     tenth of their height, which cost the recognizer 5 points of accuracy on real receipt
     words and 10 on form words; cut to the ink, such crops read as well as tight ones,
-    and tight form words read better too (FUNSD: 70.1% → 74.5%). Inference only: the
-    shipped weights were trained on uncut synthetic crops, tight and loose.
+    and tight form words read better too (FUNSD: 70.1% → 74.4%). For real crops only
+    (reading, fine-tuning): synthetic training words stay uncut, tight and loose, as the
+    shipped weights learnt them.
 
     Left as it is (and so are crops that are not 8-bit gray) when there is too little
     contrast to tell ink from paper, or when the ink is a sliver (under 30% of the crop's
