@@ -117,3 +117,37 @@ def make_ready_donation(*, source, confidences: list[float], engine: str = "test
     )
     donation.refresh_from_db()
     return donation
+
+
+# Bulk rows for query-plan tests: thousands of crops, tasks and labels in three statements.
+BULK_FIRST_INDEX = 100  # crops added by bulk_crops_with_tasks have index >= this
+
+
+def bulk_crops_with_tasks(cursor, *, beside_crop_id: int, count: int, status: str) -> None:
+    """``count`` more crops of ``beside_crop_id``'s donation, each with a task in ``status``
+    (open: unlabeled; otherwise labeled once)."""
+    cursor.execute(
+        "INSERT INTO annotations_wordcrop (donation_id, index, x, y, width, height,"
+        " image_name, prefill_text, prefill_char_confidences, prefill_engine,"
+        " prefill_engine_version, created_at) SELECT donation_id, %s + n, 0, 0, 1, 1, '',"
+        " '', '[]', '', '', now() FROM annotations_wordcrop, generate_series(1, %s) n"
+        " WHERE annotations_wordcrop.id = %s",
+        [BULK_FIRST_INDEX - 1, count, beside_crop_id],
+    )
+    cursor.execute(
+        "INSERT INTO annotations_task (crop_id, status, priority, confidence, lease_blind,"
+        " labels_needed, labels_count, created_at) SELECT id, %s, 0, 0.5, false, 1, %s,"
+        " now() FROM annotations_wordcrop WHERE index >= %s",
+        [status, 0 if status == "open" else 1, BULK_FIRST_INDEX],
+    )
+
+
+def bulk_labels(cursor, *, annotator_id: int) -> None:
+    """A label by ``annotator_id`` on every task ``bulk_crops_with_tasks`` made."""
+    cursor.execute(
+        "INSERT INTO annotations_label (task_id, crop_id, annotator_id, text, rotated,"
+        " non_english, unreadable, kind, created_at) SELECT t.id, t.crop_id, %s, 'w', false,"
+        " false, false, 'annotation', now() FROM annotations_task t"
+        " JOIN annotations_wordcrop c ON c.id = t.crop_id WHERE c.index >= %s",
+        [annotator_id, BULK_FIRST_INDEX],
+    )

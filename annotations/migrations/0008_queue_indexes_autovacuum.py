@@ -14,24 +14,27 @@ QUEUE_TABLES = {
 }
 
 
-def _set_autovacuum(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for table, (analyze, vacuum) in QUEUE_TABLES.items():
-        schema_editor.execute(
-            f"ALTER TABLE {table} SET (autovacuum_analyze_scale_factor = {analyze},"
-            f" autovacuum_vacuum_scale_factor = {vacuum})"
-        )
+SETTINGS = ("autovacuum_analyze_scale_factor", "autovacuum_vacuum_scale_factor")
 
 
-def _reset_autovacuum(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for table in QUEUE_TABLES:
-        schema_editor.execute(
-            f"ALTER TABLE {table} RESET (autovacuum_analyze_scale_factor,"
-            f" autovacuum_vacuum_scale_factor)"
-        )
+def _on_postgresql(statement):
+    """A RunPython step that runs ``statement(table, factors)`` for each queue table."""
+
+    def run(apps, schema_editor) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            for table, factors in QUEUE_TABLES.items():
+                schema_editor.execute(statement(table, factors))
+
+    return run
+
+
+def _set(table: str, factors: tuple[float, float]) -> str:
+    pairs = ", ".join(f"{name} = {value}" for name, value in zip(SETTINGS, factors, strict=True))
+    return f"ALTER TABLE {table} SET ({pairs})"
+
+
+def _reset(table: str, factors: tuple[float, float]) -> str:
+    return f"ALTER TABLE {table} RESET ({', '.join(SETTINGS)})"
 
 
 class Migration(migrations.Migration):
@@ -73,5 +76,5 @@ class Migration(migrations.Migration):
                 to=settings.AUTH_USER_MODEL,
             ),
         ),
-        migrations.RunPython(_set_autovacuum, _reset_autovacuum),
+        migrations.RunPython(_on_postgresql(_set), _on_postgresql(_reset)),
     ]

@@ -8,7 +8,7 @@ from django.utils import timezone
 from annotations import selectors
 from annotations.models import Label, Task, TaskStatus
 from audit.models import AuditEvent
-from tests.factories import make_ready_donation
+from tests.factories import bulk_crops_with_tasks, bulk_labels, make_ready_donation
 
 NEXT = "/api/v1/tasks/next/"
 MINE = "/api/v1/labels/mine/"
@@ -184,28 +184,10 @@ def test_the_lease_probes_a_long_history_even_on_stale_statistics(annotator, que
     with transaction.atomic(), connection.cursor() as cursor:
         # A queue of 5,000 more open crops, and statistics taken while it was so and the
         # caller had labeled nothing...
-        cursor.execute(
-            "INSERT INTO annotations_wordcrop (donation_id, index, x, y, width, height,"
-            " image_name, prefill_text, prefill_char_confidences, prefill_engine,"
-            " prefill_engine_version, created_at) SELECT donation_id, 100 + n, 0, 0, 1, 1, '',"
-            " '', '[]', '', '', now() FROM annotations_wordcrop, generate_series(1, %s) n"
-            " WHERE annotations_wordcrop.id = %s",
-            [history, crop_id],
-        )
-        cursor.execute(
-            "INSERT INTO annotations_task (crop_id, status, priority, confidence, lease_blind,"
-            " labels_needed, labels_count, created_at) SELECT id, 'open', 0, 0.5, false, 1, 0,"
-            " now() FROM annotations_wordcrop WHERE index >= 100"
-        )
+        bulk_crops_with_tasks(cursor, beside_crop_id=crop_id, count=history, status="open")
         cursor.execute("ANALYZE")
         # ... then a history of 5,000 labels the statistics do not know of.
-        cursor.execute(
-            "INSERT INTO annotations_label (task_id, crop_id, annotator_id, text, rotated,"
-            " non_english, unreadable, kind, created_at) SELECT id, crop_id, %s, 'w', false,"
-            " false, false, 'annotation', now() FROM annotations_task"
-            " WHERE crop_id IN (SELECT id FROM annotations_wordcrop WHERE index >= 100)",
-            [annotator.pk],
-        )
+        bulk_labels(cursor, annotator_id=annotator.pk)
         now = timezone.now()
         params = {"user": annotator.pk, "now": now, "expires": now + timedelta(minutes=5)}
         params.update(count=5, gold=1, blind=False)

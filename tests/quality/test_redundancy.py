@@ -8,6 +8,7 @@ from annotations.services import LabelConflict, label_revise, label_submit, task
 from exports.selectors import accepted_labels
 from quality.models import AnnotatorStats, ConsensusState, CropConsensus, DecidedBy, ReviewReason
 from quality.services import in_audit_sample
+from tests.factories import bulk_crops_with_tasks, bulk_labels
 
 pytestmark = pytest.mark.django_db
 NEXT = "/api/v1/tasks/next/"
@@ -280,25 +281,8 @@ def test_the_lease_probes_labels_by_task_and_person(quality_settings, make_tasks
     history = 5000
     with connection.cursor() as cursor:
         # 5,000 more crops of the same document, each task done with the veteran's label.
-        cursor.execute(
-            "INSERT INTO annotations_wordcrop (donation_id, index, x, y, width, height,"
-            " image_name, prefill_text, prefill_char_confidences, prefill_engine,"
-            " prefill_engine_version, created_at) SELECT donation_id, 100 + n, 0, 0, 1, 1, '',"
-            " '', '[]', '', '', now() FROM annotations_wordcrop, generate_series(1, %s) n"
-            " WHERE annotations_wordcrop.id = %s",
-            [history, done.crop_id],
-        )
-        cursor.execute(
-            "INSERT INTO annotations_task (crop_id, status, priority, confidence, lease_blind,"
-            " labels_needed, labels_count, created_at) SELECT id, 'done', 0, 0.5, false, 1, 1,"
-            " now() FROM annotations_wordcrop WHERE index >= 100"
-        )
-        cursor.execute(
-            "INSERT INTO annotations_label (task_id, crop_id, annotator_id, text, rotated,"
-            " non_english, unreadable, kind, created_at) SELECT id, crop_id, %s, 'w', false,"
-            " false, false, 'annotation', now() FROM annotations_task WHERE status = 'done'",
-            [veteran.pk],
-        )
+        bulk_crops_with_tasks(cursor, beside_crop_id=done.crop_id, count=history, status="done")
+        bulk_labels(cursor, annotator_id=veteran.pk)
         cursor.execute("ANALYZE")
         sql, params = (
             selectors.task_queue(user=veteran, now=done.created_at)
