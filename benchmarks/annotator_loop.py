@@ -252,6 +252,14 @@ def _crop_rows(*, crops: int, pool: list[tuple[str, int, int, int]], donations: 
     yield out
 
 
+def signed_in(usernames: list[str]) -> list[Annotator]:
+    """A new signed-in session for each of these (existing) bench users."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.in_bulk(usernames, field_name="username")
+    return [Annotator(username=name, session_key=session_for(users[name])) for name in usernames]
+
+
 def seed(*, database: BenchDatabase, crops: int, annotators: int) -> list[Annotator]:
     """Fills the (migrated) bench database; assumes Django is set up against it."""
     from django.contrib.auth import get_user_model
@@ -271,13 +279,13 @@ def seed(*, database: BenchDatabase, crops: int, annotators: int) -> list[Annota
     )
 
     group = Group.objects.get(name=roles.ANNOTATOR)
-    people = []
-    for number in range(annotators):
-        user = get_user_model().objects.create(username=f"bench-annotator-{number:03d}")
+    usernames = [f"bench-annotator-{number:03d}" for number in range(annotators)]
+    for username in usernames:
+        user = get_user_model().objects.create(username=username)
         user.set_unusable_password()
         user.save(update_fields=["password"])
         user.groups.add(group)
-        people.append(Annotator(username=user.username, session_key=session_for(user)))
+    people = signed_in(usernames)
     connections.close_all()
 
     started = time.perf_counter()
@@ -967,8 +975,10 @@ def main(argv: list[str] | None = None) -> int:
         state_file = Path(tempfile.gettempdir()) / f"{args.database}.json"
         state = json.loads(state_file.read_text())
         env = {**_inherited_environment(), **state["env"]}
-        people = [Annotator(**person) for person in state["people"]]
         _setup_django(env)
+        # Fresh sign-ins: the last run's sessions may have timed out or been flushed with
+        # the bench's Redis database (a dead session makes a person answer 401s, not work).
+        people = signed_in([person["username"] for person in state["people"]])
         shutil.rmtree(data_dir)
         data_dir = Path(env["DROPTURK_DATA_DIR"])
     else:

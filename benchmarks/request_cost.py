@@ -36,6 +36,7 @@ from benchmarks.annotator_loop import (
     reference_seconds,
     reset_queue,
     seed,
+    signed_in,
 )
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     state_file = Path(tempfile.gettempdir()) / f"{args.database}.cost.json"
     if args.reuse_db:
         state = json.loads(state_file.read_text())
-        env, session_key = state["env"], state["session_key"]
+        env = state["env"]
     else:
         env = bench_environment(
             database=database, data_dir=Path(tempfile.mkdtemp(prefix="dropturk-cost-"))
@@ -158,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    if not args.reuse_db:
+    if args.reuse_db:
+        # A fresh sign-in: the last run's session may have timed out or been flushed.
+        session_key = signed_in(["bench-annotator-000"])[0].session_key
+    else:
         session_key = seed(database=database, crops=args.crops, annotators=1)[0].session_key
     # Every labeled task reopens, so the one person always finds work.
     reset_queue(database=database, crops=args.crops, reopen_below=1.0)
@@ -168,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         flush_bench_redis()
         if args.keep_db or args.reuse_db:
             kept = {key: env[key] for key in (*BENCH_KEYS, "REDIS_URL")}
-            state_file.write_text(json.dumps({"env": kept, "session_key": session_key}))
+            state_file.write_text(json.dumps({"env": kept}))
             state_file.chmod(0o600)  # it holds the bench's master key
         else:
             database.drop()

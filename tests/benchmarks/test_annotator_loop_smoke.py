@@ -52,3 +52,44 @@ def test_benchmark_runs_and_never_hands_a_task_out_twice():
         assert run["duplicates"] == 0
         assert run["errors"] == 0
         assert {"next_p99_ms", "image_p99_ms", "submit_p99_ms", "server_rss_mb"} <= run.keys()
+
+
+def test_a_reused_bench_database_signs_its_people_in_again():
+    # Given a bench database kept from a first run, whose sessions are gone since (timed
+    # out, or flushed with the bench's Redis database)
+    import psycopg2
+
+    from benchmarks.annotator_loop import flush_bench_redis
+
+    database = "dropturk_bench_smoke_reuse"
+    common = [
+        sys.executable,
+        "-m",
+        "benchmarks.annotator_loop",
+        "--crops=100",
+        "--levels=2",
+        "--seconds=1",
+        "--warmup=0.3",
+        "--server-warmup=0",
+        "--workers=1",
+        f"--database={database}",
+    ]
+    kept = subprocess.run(  # noqa: S603  our own argv
+        [*common, "--keep-db"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert kept.returncode == 0, kept.stderr[-3000:]
+    admin = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    with psycopg2.connect(f"{admin}/{database}") as connection, connection.cursor() as cursor:
+        cursor.execute("DELETE FROM django_session")
+    flush_bench_redis()
+
+    # When the benchmark runs again on it (and then drops it)
+    reused = subprocess.run(  # noqa: S603  our own argv
+        [*common, "--reuse-db"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+
+    # Then both people work: no 401s from dead sessions
+    assert reused.returncode == 0, reused.stderr[-3000:]
+    run = json.loads(reused.stdout.strip().splitlines()[-1])
+    assert run["errors"] == 0
+    assert run["cycles_per_s"] > 0
