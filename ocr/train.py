@@ -44,6 +44,22 @@ def _parser() -> argparse.ArgumentParser:
         "--freeze-features", action="store_true", help="fine-tuning: train the BiLSTM and head only"
     )
     parser.add_argument("--augment", action="store_true", help="fine-tuning: jitter real crops")
+    parser.add_argument(
+        "--cut-synthetic",
+        action="store_true",
+        help="cut synthetic words down to their ink, as reading cuts real crops",
+    )
+    parser.add_argument(
+        "--upscale",
+        choices=("linear", "lanczos"),
+        help="how the model enlarges low crops (default: the initial weights' way, or linear)",
+    )
+    parser.add_argument(
+        "--small-print-share",
+        type=float,
+        default=defaults.small_print_share,
+        help="share of synthetic words shrunk to small scanned type (make train's 2nd stage)",
+    )
     return parser
 
 

@@ -25,22 +25,49 @@ from ocr.synth import transforms
 from ocr.synth.render import render_sample
 
 Item = tuple[np.ndarray, list[int]]
+SMALL_PRINT_STREAM = 1  # tells the small-print generator from the sample's own
 
 
 class SyntheticWords(Dataset[Item]):
-    """Items `first_seed`, `first_seed + 1`, … of the synthetic generator."""
+    """Items `first_seed`, `first_seed + 1`, … of the synthetic generator.
 
-    def __init__(self, charset: Charset, *, first_seed: int, length: int) -> None:
+    `small_print_share` of them are shrunk to small type on a page scan
+    (`transforms.small_print`), decided by a generator of their own: with 0 the items
+    are exactly the generator's. With `cut`, each is cut down to its ink as reading cuts
+    a real crop (`cut_to_ink`). `upscale`: as the model enlarges crops (`normalize`).
+    """
+
+    def __init__(
+        self,
+        charset: Charset,
+        *,
+        first_seed: int,
+        length: int,
+        small_print_share: float = 0.0,
+        cut: bool = False,
+        upscale: str = "linear",
+    ) -> None:
         self.charset = charset
         self.first_seed = first_seed
         self.length = length
+        self.small_print_share = small_print_share
+        self.cut = cut
+        self.upscale = upscale
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, index: int) -> Item:
-        sample = render_sample(self.first_seed + index)
-        return normalize(sample.image), self.charset.encode(sample.text)
+        seed = self.first_seed + index
+        sample = render_sample(seed)
+        image = sample.image
+        if self.small_print_share > 0:
+            rng = np.random.default_rng((seed, SMALL_PRINT_STREAM))
+            if rng.random() < self.small_print_share:
+                image = transforms.small_print(rng, image)
+        if self.cut:
+            image = cut_to_ink(image)
+        return normalize(image, upscale=self.upscale), self.charset.encode(sample.text)
 
 
 def read_labels(folder: Path) -> list[tuple[Path, str]]:
@@ -55,6 +82,8 @@ def read_labels(folder: Path) -> list[tuple[Path, str]]:
 
 class LabelledImages(Dataset[Item]):
     """Gray crops (uint8 H × W) with their texts, held in memory.
+
+    `upscale`: as the model being trained enlarges crops (`fit` sets it to the model's).
 
     With `augment_seed`, item i is jittered by its own seeded generator (`jitter`), so an
     epoch's items differ from the last one's and a resumed run still reads the same ones.
@@ -75,6 +104,8 @@ class LabelledImages(Dataset[Item]):
         self.texts = texts
         self.augment_seed = augment_seed
 
+    upscale = "linear"
+
     def __len__(self) -> int:
         return len(self.images)
 
@@ -91,7 +122,7 @@ class LabelledImages(Dataset[Item]):
         gray = cut_to_ink(self.gray(index))
         if self.augment_seed is not None:
             gray = jitter(np.random.default_rng((self.augment_seed, index, draw)), gray)
-        return normalize(gray), self.charset.encode(self.texts[index])
+        return normalize(gray, upscale=self.upscale), self.charset.encode(self.texts[index])
 
 
 class LabelledFolder(LabelledImages):

@@ -24,6 +24,9 @@ class CrnnConfig:
     channels: tuple[int, ...] = (32, 64, 96, 96, 128)
     hidden: int = 128
     lstm_layers: int = 1
+    # How crops lower than the input are enlarged to it (`preprocess.UPSCALE`): part of
+    # what the weights were trained on, so it travels with them.
+    upscale: str = "linear"
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

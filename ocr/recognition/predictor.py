@@ -40,6 +40,7 @@ def load_model(weights: Path | bytes) -> tuple[Crnn, Charset]:
             channels=tuple(config["channels"]),
             hidden=int(config["hidden"]),
             lstm_layers=int(config["lstm_layers"]),
+            upscale=str(config.get("upscale", "linear")),  # files from before it: linear
         )
     )
     model.load_state_dict(payload["state_dict"])
@@ -82,7 +83,8 @@ class Predictor:
         self.beam_width = beam_width
 
     def predict(self, crops: Sequence[Image.Image | np.ndarray]) -> list[Decoded]:
-        inputs = [normalize(cut_to_ink(to_gray(crop))) for crop in crops]
+        upscale = self.model.config.upscale
+        inputs = [normalize(cut_to_ink(to_gray(crop)), upscale=upscale) for crop in crops]
         order = sorted(range(len(inputs)), key=lambda i: inputs[i].shape[1])
         results: list[Decoded | None] = [None] * len(inputs)
         # torch's thread count is per process; set it for this call and put it back.

@@ -20,7 +20,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +80,14 @@ class TrainConfig:
     synthetic_share: float = 0.0
     freeze_features: bool = False  # fine-tuning: train only the BiLSTM and the head
     augment: bool = False  # fine-tuning: jitter the real crops (margins, scale, blur, ...)
+    # The share of synthetic words shrunk to small scanned type (the second stage of
+    # `make train`, which starts from the first stage's weights).
+    small_print_share: float = 0.0
+    # How the model enlarges low crops (`preprocess.UPSCALE`), stored with its weights;
+    # None: the initial weights' way (linear for a new network).
+    upscale: str | None = None
+    # Synthetic words cut down to their ink, as reading cuts real crops (second stage).
+    cut_synthetic: bool = False
 
 
 def _device(name: str) -> torch.device:
@@ -111,12 +119,15 @@ def _real_crops(config: TrainConfig, charset: Charset) -> LabelledImages | None:
 
 
 def _training_data(
-    config: TrainConfig, charset: Charset, real: LabelledImages | None
+    config: TrainConfig, charset: Charset, real: LabelledImages | None, *, upscale: str
 ) -> Dataset[Item]:
     synthetic = SyntheticWords(
         charset,
         first_seed=config.seed * 10**8,
         length=(config.steps + BATCHES_PER_RUN) * config.batch_size,
+        small_print_share=config.small_print_share,
+        cut=config.cut_synthetic,
+        upscale=upscale,
     )
     if real is None:
         return synthetic
@@ -145,6 +156,8 @@ def _build(config: TrainConfig, charset: Charset, initial: bytes | None) -> Crnn
         model, stored = load_model(source)
         if stored.characters != charset.characters:
             raise ValueError("the initial weights were trained with another charset")
+        if config.upscale is not None:
+            model.config = replace(model.config, upscale=config.upscale)
         return model
     return Crnn(
         CrnnConfig(
@@ -152,6 +165,7 @@ def _build(config: TrainConfig, charset: Charset, initial: bytes | None) -> Crnn
             channels=config.channels,
             hidden=config.hidden,
             lstm_layers=config.lstm_layers,
+            upscale=config.upscale or "linear",
         )
     )
 
@@ -258,11 +272,16 @@ def fit(
     # Enough real crops for a whole run of batches are grouped, as synthetic ones are:
     # real crops run from 16 to 480 pixels wide, and padding dominates a random batch.
     real = finetune if finetune is not None else _real_crops(config, charset)
+    upscale = model.config.upscale
+    if real is not None:
+        real.upscale = upscale  # read as the model will read crops
     mixed = real is not None and (config.synthetic_share > 0 or config.augment)
     grouped = real is None or (mixed and len(real) >= BATCHES_PER_RUN * config.batch_size)
     per_run = BATCHES_PER_RUN if grouped else 1
     runs = WidthBuckets(
-        _training_data(config, charset, real), batch_size=config.batch_size, per_item=per_run
+        _training_data(config, charset, real, upscale=upscale),
+        batch_size=config.batch_size,
+        per_item=per_run,
     )
     loader = DataLoader(
         Subset(runs, range(step // per_run, len(runs))),
@@ -273,7 +292,12 @@ def fit(
     )
     skip = step % per_run  # batches of the first run already trained on
     validation = DataLoader(
-        SyntheticWords(charset, first_seed=VALIDATION_FIRST_SEED, length=config.validation_size),
+        SyntheticWords(
+            charset,
+            first_seed=VALIDATION_FIRST_SEED,
+            length=config.validation_size,
+            upscale=upscale,
+        ),
         batch_size=128,
         collate_fn=collate,
     )

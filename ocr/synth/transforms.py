@@ -151,6 +151,22 @@ def binarize(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     return bilevel.astype(np.float32)
 
 
+def small_print(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """Small type on a page scan, as on forms: the crop shrunk to 8-18 pixels high and
+    mostly made bilevel there (a fax or a 1-bit scan), its threshold moved a little so
+    that strokes come out thinner or bolder."""
+    height, width = image.shape
+    target = int(rng.integers(8, 19))
+    if height > target:
+        size = (max(1, round(width * target / height)), target)
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    pixels = np.clip(image, 0, 255).astype(np.uint8)
+    if rng.random() < 0.7:
+        level, _ = cv2.threshold(pixels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        pixels = np.where(pixels > level + rng.uniform(-15, 15), 255, 0).astype(np.uint8)
+    return pixels
+
+
 # Photometric steps in the order light, paper and camera apply them, with their chances.
 PHOTOMETRIC = (
     (uneven_light, 0.3),

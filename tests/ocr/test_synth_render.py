@@ -51,3 +51,51 @@ def test_contact_sheet_tiles_every_sample():
     sheet = contact_sheet(count=8, columns=4, seed=0)
 
     assert sheet.size == (4 * 240, 2 * 64)
+
+
+def test_small_print_shrinks_a_crop_to_scanned_type_of_8_to_18_pixels():
+    from ocr.synth.transforms import small_print
+
+    # Given tall word crops
+    crops = [render_sample(seed, text="Payment").image for seed in range(30)]
+
+    # When each is made small print with its own seeded generator (twice)
+    first = [small_print(np.random.default_rng(seed), crop) for seed, crop in enumerate(crops)]
+    again = [small_print(np.random.default_rng(seed), crop) for seed, crop in enumerate(crops)]
+
+    # Then each is 8-18 pixels high, its width scaled with it, the same for the same seed,
+    # and most are bilevel (black and white only) as a fax or a 1-bit scan stores them
+    for crop, small, replay in zip(crops, first, again, strict=True):
+        assert 8 <= small.shape[0] <= 18
+        assert abs(small.shape[1] / small.shape[0] - crop.shape[1] / crop.shape[0]) < 1.0
+        assert small.dtype == np.uint8
+        assert np.array_equal(small, replay)
+    bilevel = sum(set(np.unique(small)) <= {0, 255} for small in first)
+    assert 12 <= bilevel < 30
+
+
+def test_synthetic_words_are_the_generators_own_without_small_print():
+    from ocr.recognition.charset import Charset
+    from ocr.recognition.data import SyntheticWords
+    from ocr.recognition.preprocess import normalize
+
+    charset = Charset()
+    plain = SyntheticWords(charset, first_seed=700, length=20)
+    small = SyntheticWords(charset, first_seed=700, length=20, small_print_share=1.0)
+
+    # Without small print, item i is exactly the generator's sample (the first stage of
+    # `make train`, which must reproduce its weights, reads these)
+    for index in range(20):
+        sample = render_sample(700 + index)
+        image, target = plain[index]
+        assert np.array_equal(image, normalize(sample.image))
+        assert target == charset.encode(sample.text)
+
+    # With it, the same texts on shrunk crops: different pixels, same labels, replayable
+    changed = 0
+    for index in range(20):
+        image, target = small[index]
+        assert target == plain[index][1]
+        assert np.array_equal(image, small[index][0])
+        changed += not np.array_equal(image, plain[index][0])
+    assert changed >= 15

@@ -79,3 +79,44 @@ def _stop_after(config: TrainConfig, *, steps: int) -> None:
         train(config)
     finally:
         training.itertools.islice = original
+
+
+def test_the_upscale_a_model_was_trained_with_travels_in_its_weights(
+    crops_folder, tmp_path, monkeypatch
+):
+    import numpy as np
+
+    from ocr.recognition import predictor as predictor_module
+    from ocr.recognition.preprocess import normalize
+
+    # Given a network trained with Lanczos enlarging, then fine-tuned without naming one
+    lanczos = train(tiny_config(crops_folder, tmp_path / "first", steps=4, upscale="lanczos"))
+    tuned = train(tiny_config(crops_folder, tmp_path / "tuned", steps=4, init_weights=lanczos))
+    linear = train(tiny_config(crops_folder, tmp_path / "linear", steps=4))
+
+    # Then both files say Lanczos, a new network's says linear, and so does a file from
+    # before the field existed
+    assert predictor_module.load_model(lanczos)[0].config.upscale == "lanczos"
+    assert predictor_module.load_model(tuned)[0].config.upscale == "lanczos"
+    assert predictor_module.load_model(linear)[0].config.upscale == "linear"
+    old = torch.load(linear, weights_only=True)
+    del old["config"]["upscale"]
+    torch.save(old, tmp_path / "old.pt")
+    assert predictor_module.load_model(tmp_path / "old.pt")[0].config.upscale == "linear"
+
+    # And a predictor reads a low crop the way its weights were trained to: the two ways
+    # give different inputs for small type
+    small = render_word("Total", seed=3, height=11)
+    gray = np.asarray(small.convert("L"))
+    assert not np.array_equal(normalize(gray), normalize(gray, upscale="lanczos"))
+    seen = []
+    original = predictor_module.normalize
+
+    def spy(image, *, upscale="linear"):
+        seen.append(upscale)
+        return original(image, upscale=upscale)
+
+    monkeypatch.setattr(predictor_module, "normalize", spy)
+    Predictor(lanczos).predict([small])
+    Predictor(linear).predict([small])
+    assert seen == ["lanczos", "linear"]
