@@ -110,7 +110,7 @@ def test_retrain_registers_a_version_with_metrics_lineage_and_encrypted_weights(
     assert b"state_dict" not in sealed
     assert weights.file_digest(plain) == version.weights_sha256
     actions = list(
-        AuditEvent.objects.filter(target_id=str(version.pk))
+        AuditEvent.objects.filter(target_type=version._meta.label_lower, target_id=str(version.pk))
         .order_by("id")
         .values_list("action", flat=True)
     )
