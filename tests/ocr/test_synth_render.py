@@ -99,3 +99,21 @@ def test_synthetic_words_are_the_generators_own_without_small_print():
         assert np.array_equal(image, small[index][0])
         changed += not np.array_equal(image, plain[index][0])
     assert changed >= 15
+
+
+def test_synthetic_words_can_be_cut_to_their_ink_as_reading_cuts_real_crops():
+    from ocr.recognition.charset import Charset
+    from ocr.recognition.data import SyntheticWords
+    from ocr.recognition.preprocess import cut_to_ink, normalize
+
+    cut = SyntheticWords(Charset(), first_seed=900, length=30, cut=True, upscale="lanczos")
+
+    narrower = 0
+    for index in range(30):
+        sample = render_sample(900 + index)
+        image, _ = cut[index]
+        expected = normalize(cut_to_ink(sample.image), upscale="lanczos")
+        assert np.array_equal(image, expected)
+        narrower += image.shape[1] < normalize(sample.image).shape[1]
+    # loose synthetic crops lose their margins (tight ones and empty ones stay as they were)
+    assert narrower >= 5
