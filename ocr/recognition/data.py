@@ -22,10 +22,9 @@ from torch.utils.data import Dataset
 from ocr.recognition.charset import Charset
 from ocr.recognition.preprocess import batch_tensor, cut_to_ink, normalize, to_gray
 from ocr.synth import transforms
-from ocr.synth.render import render_sample
+from ocr.synth.render import render_sample, small_print_for
 
 Item = tuple[np.ndarray, list[int]]
-SMALL_PRINT_STREAM = 1  # tells the small-print generator from the sample's own
 
 
 class SyntheticWords(Dataset[Item]):
@@ -60,11 +59,7 @@ class SyntheticWords(Dataset[Item]):
     def __getitem__(self, index: int) -> Item:
         seed = self.first_seed + index
         sample = render_sample(seed)
-        image = sample.image
-        if self.small_print_share > 0:
-            rng = np.random.default_rng((seed, SMALL_PRINT_STREAM))
-            if rng.random() < self.small_print_share:
-                image = transforms.small_print(rng, image)
+        image = small_print_for(seed, sample.image, self.small_print_share)
         if self.cut:
             image = cut_to_ink(image)
         return normalize(image, upscale=self.upscale), self.charset.encode(sample.text)

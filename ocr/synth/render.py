@@ -21,6 +21,7 @@ from ocr.synth.fonts import load_font, pick_font
 
 NEGATIVE_SHARE = 0.04
 BILEVEL_SHARE = 0.15
+SMALL_PRINT_STREAM = 1  # tells the small-print generator of a seed from the sample's own
 _INK_LEVEL = 64  # mask values above this count as ink when cutting the crop
 
 
@@ -173,3 +174,13 @@ def render_sample(seed: int, text: str | None = None) -> Sample:
     if rng.random() < 0.1:
         crop = _rules(rng, crop)
     return Sample(image=_photometric(np_rng, crop), text=text)
+
+
+def small_print_for(seed: int, image: np.ndarray, share: float) -> np.ndarray:
+    """Sample `seed`'s crop shrunk to small scanned type (`transforms.small_print`) for
+    `share` of the seeds, decided by a generator of its own: the sample's own draws, and
+    so every other sample, stay as they were."""
+    if share <= 0:
+        return image
+    rng = np.random.default_rng((seed, SMALL_PRINT_STREAM))
+    return transforms.small_print(rng, image) if rng.random() < share else image
