@@ -252,6 +252,11 @@ def _crop_rows(*, crops: int, pool: list[tuple[str, int, int, int]], donations: 
     yield out
 
 
+def bench_usernames(count: int) -> list[str]:
+    """The bench's annotators, as `seed` creates them."""
+    return [f"bench-annotator-{number:03d}" for number in range(count)]
+
+
 def signed_in(usernames: list[str]) -> list[Annotator]:
     """A new signed-in session for each of these (existing) bench users."""
     from django.contrib.auth import get_user_model
@@ -279,7 +284,7 @@ def seed(*, database: BenchDatabase, crops: int, annotators: int) -> list[Annota
     )
 
     group = Group.objects.get(name=roles.ANNOTATOR)
-    usernames = [f"bench-annotator-{number:03d}" for number in range(annotators)]
+    usernames = bench_usernames(annotators)
     for username in usernames:
         user = get_user_model().objects.create(username=username)
         user.set_unusable_password()

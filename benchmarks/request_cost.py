@@ -31,6 +31,7 @@ from benchmarks.annotator_loop import (
     BENCH_KEYS,
     BenchDatabase,
     bench_environment,
+    bench_usernames,
     flush_bench_redis,
     migrate,
     reference_seconds,
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     if args.reuse_db:
         # A fresh sign-in: the last run's session may have timed out or been flushed.
-        session_key = signed_in(["bench-annotator-000"])[0].session_key
+        session_key = signed_in(bench_usernames(1))[0].session_key
     else:
         session_key = seed(database=database, crops=args.crops, annotators=1)[0].session_key
     # Every labeled task reopens, so the one person always finds work.

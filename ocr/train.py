@@ -16,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from ocr.recognition.preprocess import UPSCALE
 from ocr.recognition.training import TrainConfig, train
 
 
@@ -51,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--upscale",
-        choices=("linear", "lanczos"),
+        choices=sorted(UPSCALE),
         help="how the model enlarges low crops (default: the initial weights' way, or linear)",
     )
     parser.add_argument(

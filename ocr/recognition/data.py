@@ -84,6 +84,8 @@ class LabelledImages(Dataset[Item]):
     epoch's items differ from the last one's and a resumed run still reads the same ones.
     """
 
+    upscale = "linear"
+
     def __init__(
         self,
         charset: Charset,
@@ -98,8 +100,6 @@ class LabelledImages(Dataset[Item]):
         self.images = images
         self.texts = texts
         self.augment_seed = augment_seed
-
-    upscale = "linear"
 
     def __len__(self) -> int:
         return len(self.images)

@@ -44,9 +44,9 @@ def cut_to_ink(gray: np.ndarray) -> np.ndarray:
     How loosely a box was cut then matters little: the word detector pads its boxes by a
     tenth of their height, which cost the recognizer 5 points of accuracy on real receipt
     words and 10 on form words; cut to the ink, such crops read as well as tight ones,
-    and tight form words read better too (FUNSD: 70.1% → 74.4%). For real crops only
-    (reading, fine-tuning): synthetic training words stay uncut, tight and loose, as the
-    shipped weights learnt them.
+    and tight form words read better too (FUNSD: 70.1% → 74.4%). Real crops are always
+    cut (reading, fine-tuning); synthetic training words only when a run asks
+    (`SyntheticWords(cut=True)`): the shipped weights learnt them uncut, tight and loose.
 
     Left as it is (and so are crops that are not 8-bit gray) when there is too little
     contrast to tell ink from paper, or when the ink is a sliver (under 30% of the crop's
