@@ -27,6 +27,7 @@ import io
 import json
 import logging
 import math
+import multiprocessing
 import os
 import random
 import secrets
@@ -56,6 +57,8 @@ WORDS = ["total", "cash", "change", "receipt", "invoice", "date", "amount", "tax
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 GOLD_EVERY = 500  # one crop in 500 is a gold item
 TYPO_RATE = 0.05  # submitted texts that differ from the prefill (disagreements)
+CPU_EVERY = 0.25  # seconds between samples of the server's and the database's CPU time
+RSS_EVERY = 0.5  # ... and of the server's memory
 
 
 @dataclass(frozen=True)
@@ -736,12 +739,64 @@ async def annotate(
                 loop.cycles += 1
 
 
-async def _sample_rss(master_pid: int, until: float) -> float:
-    peak = 0.0
+def _sample_server(master_pid: int, database: str, channel) -> None:
+    """Says it is ready, is told the run's measured window, then sends the server's peak
+    RSS (from then to the window's end) and the CPU seconds of its workers and of the
+    database's backends over the window.
+
+    Run in a process of its own: scanning /proc takes milliseconds, and done in the load
+    generator's event loop it held back every answer that arrived meanwhile, which then
+    counted as server latency (in the p99s).
+    """
+    channel.send("ready")
+    measure_from, until = channel.recv()
+    peak = server_rss_mb(master_pid)
+    next_rss = time.perf_counter() + RSS_EVERY
+    workers = backends = None
     while time.perf_counter() < until:
-        peak = max(peak, server_rss_mb(master_pid))
-        await asyncio.sleep(0.5)
-    return max(peak, server_rss_mb(master_pid))
+        time.sleep(min(CPU_EVERY, max(0.0, until - time.perf_counter())))
+        now = time.perf_counter()
+        if workers is None and now >= measure_from - CPU_EVERY:
+            time.sleep(max(0.0, measure_from - now))
+            workers = CpuMeter(_children(master_pid))
+            backends = CpuMeter(_database_backends(database))
+        elif workers is not None:
+            workers.sample(_children(master_pid))
+            backends.sample(_database_backends(database))
+        if now >= next_rss:
+            peak, next_rss = max(peak, server_rss_mb(master_pid)), next_rss + RSS_EVERY
+    peak = max(peak, server_rss_mb(master_pid))
+    if workers is None:  # a window too short to sample
+        channel.send((peak, 0.0, 0.0))
+    else:
+        channel.send((peak, workers.seconds(), backends.seconds()))
+    channel.close()
+
+
+class ServerSampler:
+    """``_sample_server`` in a separate process for one run (spawned: this process holds
+    Django's database connections, which a forked child must not share). Started before
+    the run's clock, so that it is sampling by the time the measured window opens."""
+
+    def __init__(self, *, master_pid: int, database: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._channel, theirs = context.Pipe()
+        self._process = context.Process(
+            target=_sample_server, args=(master_pid, database, theirs), daemon=True
+        )
+        self._process.start()
+        theirs.close()
+        if self._channel.recv() != "ready":
+            raise RuntimeError("the server sampler did not start")
+
+    def window(self, *, measure_from: float, until: float) -> None:
+        self._channel.send((measure_from, until))
+
+    def result(self) -> tuple[float, tuple[float, float]]:
+        """Peak RSS in MB, and (workers', backends') CPU seconds over the measured time."""
+        peak, workers, backends = self._channel.recv()
+        self._process.join()
+        return peak, (workers, backends)
 
 
 async def _run_level(
@@ -755,8 +810,10 @@ async def _run_level(
     database: str,
     keep_alive: bool = True,
 ) -> tuple[Loop, float, float, tuple[float, float]]:
+    sampler = ServerSampler(master_pid=master_pid, database=database)
     start = time.perf_counter()
     loop = Loop(measure_from=start + warmup, until=start + warmup + seconds)
+    sampler.window(measure_from=loop.measure_from, until=loop.until)
     connections = []
     for person in people:
         csrf = secrets.token_hex(16)  # Django accepts a 32-character token chosen by us
@@ -772,8 +829,6 @@ async def _run_level(
                 keep_alive=keep_alive,
             )
         )
-    rss = asyncio.create_task(_sample_rss(master_pid, loop.until))
-    cpu = asyncio.create_task(_server_cpu(master_pid, database, loop))
     try:
         await asyncio.gather(
             *(
@@ -785,19 +840,8 @@ async def _run_level(
         for connection in connections:
             await connection.close()
     finished = time.perf_counter()
-    return loop, finished - loop.measure_from, await rss, await cpu
-
-
-async def _server_cpu(master_pid: int, database: str, loop: Loop) -> tuple[float, float]:
-    """CPU seconds of the server's processes and of the database backends, measured time."""
-    await asyncio.sleep(max(0.0, loop.measure_from - time.perf_counter()))
-    workers = CpuMeter(_children(master_pid))
-    backends = CpuMeter(_database_backends(database))
-    while time.perf_counter() < loop.until:
-        await asyncio.sleep(min(0.25, max(0.0, loop.until - time.perf_counter())))
-        workers.sample(_children(master_pid))
-        backends.sample(_database_backends(database))
-    return workers.seconds(), backends.seconds()
+    rss, cpu = await asyncio.to_thread(sampler.result)
+    return loop, finished - loop.measure_from, rss, cpu
 
 
 def run_level(
