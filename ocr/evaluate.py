@@ -195,12 +195,13 @@ Reader = Callable[[Sequence[Image.Image]], list[tuple[str, float]]]
 ACCEPT_THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 
 
-def make_reader(engine: str, *, threads: int = 1) -> Reader:
-    """Crops → (text, word confidence) for the engine of that name."""
+def make_reader(engine: str, *, threads: int = 1, lexicon: bool = True) -> Reader:
+    """Crops → (text, word confidence) for the engine of that name (ours with or without
+    its lexicon)."""
     if engine == "crnn":
         from ocr.recognition.predictor import Predictor
 
-        predictor = Predictor(threads=threads)
+        predictor = Predictor(threads=threads, lexicon=lexicon)
         return lambda crops: [(r.text, r.confidence) for r in predictor.predict(crops)]
     engines = importlib.import_module("ocr_bridge.engines")
     other = engines.get_engine(engine)
@@ -265,7 +266,7 @@ def _run_crops(args: argparse.Namespace) -> int:
         with Image.open(path) as image:
             image.load()
             images.append(image)
-    reader = make_reader(args.engine, threads=args.threads)
+    reader = make_reader(args.engine, threads=args.threads, lexicon=not args.no_lexicon)
     run = read_and_score(reader, args.engine, images, [text for _, text in rows])
     scores = run.scores
     low, high = scores.accuracy_interval()
@@ -290,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--engine", default="crnn", help="crnn (ours), tesseract, …")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for the engine")
     parser.add_argument("--limit", type=int, default=None, help="read only the first N crops")
+    parser.add_argument(
+        "--no-lexicon", action="store_true", help="crnn: the network's readings alone"
+    )
     parser.set_defaults(run=_run_crops)
     commands = parser.add_subparsers(dest="command")
     detector = commands.add_parser("detector", help="word detector precision/recall on FUNSD")

@@ -96,17 +96,39 @@ class _Beam:
 def beam_decode(
     probs: np.ndarray, charset: Charset, *, beam_width: int = 8, prune: float = 1e-3
 ) -> Decoded:
-    """Prefix beam search; classes under `prune` in a frame are not extended there.
+    """Prefix beam search's best labelling (see `beam_candidates`)."""
+    return beam_candidates(probs, charset, beam_width=beam_width, prune=prune)[0][1]
 
-    A character's confidence is its posterior in the frame where it entered the best
+
+def beam_candidates(
+    probs: np.ndarray, charset: Charset, *, beam_width: int = 8, prune: float = 1e-3
+) -> list[tuple[tuple[int, ...], Decoded]]:
+    """Prefix beam search: the labellings left in the beam after the last frame, likeliest
+    first, each as its class indices and its reading. Classes under `prune` in a frame are
+    not extended there.
+
+    A reading's confidence is the labelling's probability summed over the alignments the
+    beam kept. A character's confidence is its posterior in the frame where it entered the
     prefix, raised by later frames that repeat it.
     """
     beams: dict[tuple[int, ...], _Beam] = {(): _Beam(blank=1.0)}
-    for frame in probs:
+    rows, columns = np.nonzero(probs >= prune)
+    kept = probs[rows, columns].tolist()
+    frames: list[list[tuple[int, float]]] = [[] for _ in range(len(probs))]
+    for row, label, p in zip(rows.tolist(), columns.tolist(), kept, strict=True):
+        frames[row].append((label, p))
+    for classes in frames:
+        if len(classes) == 1 and classes[0][0] == BLANK:
+            # A frame sure of the blank (most of them): every prefix stays as it is.
+            p = classes[0][1]
+            beams = {
+                prefix: _Beam(blank=beam.total * p, char_confidences=beam.char_confidences)
+                for prefix, beam in beams.items()
+            }
+            continue
         following: dict[tuple[int, ...], _Beam] = defaultdict(_Beam)
         for prefix, beam in beams.items():
-            for label in np.flatnonzero(frame >= prune).tolist():
-                p = float(frame[label])
+            for label, p in classes:
                 if label == BLANK:
                     _merge(following[prefix], blank=beam.total * p, chars=beam.char_confidences)
                 elif prefix and label == prefix[-1]:
@@ -120,8 +142,11 @@ def beam_decode(
                     _merge(following[(*prefix, label)], label=beam.total * p, chars=chars)
         ranked = sorted(following.items(), key=lambda item: -item[1].total)[:beam_width]
         beams = dict(ranked)
-    prefix, beam = max(beams.items(), key=lambda item: item[1].total)
-    return _decoded(charset, list(prefix), beam.total, list(beam.char_confidences))
+    ranked = sorted(beams.items(), key=lambda item: -item[1].total)
+    return [
+        (prefix, _decoded(charset, list(prefix), beam.total, list(beam.char_confidences)))
+        for prefix, beam in ranked
+    ]
 
 
 def _merge(

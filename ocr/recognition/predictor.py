@@ -19,6 +19,8 @@ from PIL import Image
 
 from ocr.recognition.charset import Charset
 from ocr.recognition.ctc import Decoded, beam_decode, greedy_decode
+from ocr.recognition.lexicon import Lexicon
+from ocr.recognition.lexicon import load as load_lexicon
 from ocr.recognition.model import Crnn, CrnnConfig
 from ocr.recognition.preprocess import batch_tensor, cut_to_ink, normalize, to_gray
 
@@ -66,7 +68,12 @@ def file_digest(path: Path | bytes) -> str:
 
 
 class Predictor:
-    """Reads word crops with a trained CRNN on the CPU (weights: a file or its bytes)."""
+    """Reads word crops with a trained CRNN on the CPU (weights: a file or its bytes).
+
+    Decoding is greedy, with the lexicon's second look at readings it does not know
+    (`ocr.recognition.lexicon`); ``lexicon=False`` keeps the network's reading alone, and
+    then ``beam_width`` > 1 asks for plain prefix beam search instead of greedy.
+    """
 
     def __init__(
         self,
@@ -75,12 +82,15 @@ class Predictor:
         threads: int = 1,
         batch_size: int = 64,
         beam_width: int = 0,
+        lexicon: Lexicon | bool = True,
     ) -> None:
         self.model, self.charset = load_model(weights)
         self.weights_sha256 = file_digest(weights)
         self.threads = threads
         self.batch_size = batch_size
         self.beam_width = beam_width
+        # The shipped lexicon unless told otherwise (False: the network's reading alone).
+        self.lexicon = load_lexicon() if lexicon is True else lexicon or None
 
     def predict(self, crops: Sequence[Image.Image | np.ndarray]) -> list[Decoded]:
         upscale = self.model.config.upscale
@@ -103,6 +113,8 @@ class Predictor:
         return [result for result in results if result is not None]
 
     def _decode(self, probs: np.ndarray) -> Decoded:
+        if self.lexicon is not None:
+            return self.lexicon.decode(probs, self.charset)
         if self.beam_width > 1:
             return beam_decode(probs, self.charset, beam_width=self.beam_width)
         return greedy_decode(probs, self.charset)

@@ -120,6 +120,20 @@ def _dictionary_words() -> tuple[str, ...]:
     return ()
 
 
+def lexicon_words() -> list[str]:
+    """Every English word the corpus knows, lower case, sorted: the common list and the
+    system word list's plain ASCII words of two letters or more, whatever their length
+    (the recognizer's lexicon, `ocr.recognition.lexicon`, is built from these)."""
+    words = {word.lower() for word in _COMMON_WORDS}
+    for candidate in _WORD_LIST_PATHS:
+        path = Path(candidate)
+        if path.is_file():
+            listed = path.read_text(encoding="utf-8", errors="ignore").split()
+            words.update(w.lower() for w in listed if w.isascii() and w.isalpha() and len(w) > 1)
+            break
+    return sorted(words)
+
+
 @functools.cache
 def _common_weights() -> tuple[float, ...]:
     return tuple(_zipf_weights(len(_COMMON_WORDS)))
