@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install system-deps services run migrate seed worker test bench bench-quick bench-cost bench-pipeline bench-export bench-audit train train-orientation bench-ocr bench-loop contact-sheet lint format clean
+.PHONY: help install system-deps services run migrate seed worker test bench bench-quick bench-cost bench-pipeline bench-export bench-audit train train-orientation lexicon bench-ocr bench-loop contact-sheet lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ train: install ## Train the word recognizer from scratch on synthetic data, two 
 
 train-orientation: install ## Train the orientation classifier on synthetic turned words (reproduces its shipped weights; CPU, ~15 min)
 	$(BIN)/python -m ocr.orientation.train --out var/train-orientation --export ocr/orientation/weights/orientation.pt
+
+lexicon: install ## Write the recognizer's lexicon (ocr/recognition/lexicon.txt.gz) from the synthetic corpus's words (needs the system word list, wamerican)
+	$(BIN)/python -m ocr.recognition.lexicon
 
 bench-ocr: install ## Our CRNN vs Tesseract vs RapidOCR on real receipt and form words (needs ../shared/data)
 	$(BIN)/python -m pip install --quiet -e '.[ocr-bench]'
