@@ -46,6 +46,9 @@ WORDS = Lexicon(frozenset({"cat", "cot", "total", "company", "mr"}))
         ("A.", False),  # a lone letter: an initial, a box, a grade
         ("", False),
         ("c0t", True),  # more letters than digits: a word misread
+        ("R&D", False),  # punctuation inside: an abbreviation, a possessive, a code
+        ("Year's", False),
+        ("U.PRICE", False),
     ],
 )
 def test_which_readings_get_a_second_look(reading, questioned):
@@ -98,6 +101,16 @@ def test_a_known_word_or_a_number_is_never_second_guessed():
     # "1.5" is a number: no beam search is run for it
     number = posteriors([{"1": 0.9}, {".": 0.9}, {"5": 0.5, "s": 0.45}])
     assert WORDS.decode(number, CHARSET) == greedy_decode(number, CHARSET)
+
+
+def test_a_lexicon_word_never_turns_a_letter_into_punctuation():
+    # "cas" is no word; "[as" is, once "[" is stripped, and nearly as likely: it is not taken
+    probs = posteriors([{"c": 0.55, "[": 0.45}, {"a": 0.9}, {"s": 0.9}])
+    words = Lexicon(frozenset({"as"}))
+    assert "[as" in words
+    assert "[as" in [decoded.text for _, decoded in beam_candidates(probs, CHARSET)]
+
+    assert words.decode(probs, CHARSET).text == "cas"
 
 
 def test_beam_candidates_come_likeliest_first_with_their_probabilities():
