@@ -110,28 +110,28 @@ def _zipf_weights(count: int, exponent: float = 1.0) -> list[float]:
 
 
 @functools.cache
-def _dictionary_words() -> tuple[str, ...]:
-    """Plain ASCII words of the system word list (no possessives), or none."""
+def _system_words() -> tuple[str, ...]:
+    """Plain ASCII words of two letters or more of the system word list (no possessives),
+    in its order, or none."""
     for candidate in _WORD_LIST_PATHS:
         path = Path(candidate)
         if path.is_file():
             words = path.read_text(encoding="utf-8", errors="ignore").split()
-            return tuple(w for w in words if w.isascii() and w.isalpha() and 2 <= len(w) <= 14)
+            return tuple(w for w in words if w.isascii() and w.isalpha() and len(w) > 1)
     return ()
+
+
+@functools.cache
+def _dictionary_words() -> tuple[str, ...]:
+    """The system word list's words drawn for synthetic crops: up to 14 letters."""
+    return tuple(word for word in _system_words() if len(word) <= 14)
 
 
 def lexicon_words() -> list[str]:
     """Every English word the corpus knows, lower case, sorted: the common list and the
-    system word list's plain ASCII words of two letters or more, whatever their length
-    (the recognizer's lexicon, `ocr.recognition.lexicon`, is built from these)."""
-    words = {word.lower() for word in _COMMON_WORDS}
-    for candidate in _WORD_LIST_PATHS:
-        path = Path(candidate)
-        if path.is_file():
-            listed = path.read_text(encoding="utf-8", errors="ignore").split()
-            words.update(w.lower() for w in listed if w.isascii() and w.isalpha() and len(w) > 1)
-            break
-    return sorted(words)
+    system word list's, whatever their length (the recognizer's lexicon,
+    `ocr.recognition.lexicon`, is built from these)."""
+    return sorted({word.lower() for word in (*_COMMON_WORDS, *_system_words())})
 
 
 @functools.cache

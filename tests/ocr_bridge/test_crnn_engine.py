@@ -77,8 +77,9 @@ def test_high_confidence_readings_are_right_on_real_receipt_words(engine):
     ]
     confident = [right for confidence, right in readings if confidence >= 0.95]
     # Measured 2026-11-24: 41.5% of these at >= 0.95, 97.1% of them right (all 3,241:
-    # 39%, 98.5%); 2026-11-25, the weights `make train` wrote end to end: 43.6%, 97.0%. The word confidence is the text's probability: as often right as it
-    # says on average (mean 0.78, 79.1% right).
+    # 39%, 98.5%); 2026-11-25, the weights `make train` wrote end to end: 43.6%, 97.0%.
+    # The word confidence is the text's probability: as often right as it says on average
+    # (mean 0.78, 79.1% right; 2026-11-25: 0.785, 83.0%).
     assert len(confident) >= 0.35 * len(crops)
     assert np.mean(confident) >= 0.96
     mean_confidence = np.mean([confidence for confidence, _ in readings])
