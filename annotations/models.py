@@ -73,6 +73,15 @@ class Donation(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     pipeline_attempts = models.PositiveSmallIntegerField(default=0)
+    # What the page reading found (ocr_bridge): the quarter turn that made the page
+    # upright (crop boxes are in the upright page), regions rejected as noise, and
+    # words left out because the page made more crops than one page may
+    # (OCR_MAX_CROPS_PER_PAGE: the most confident were kept). Null: not read yet.
+    rotation = models.PositiveSmallIntegerField(null=True, blank=True)
+    words_rejected = models.PositiveIntegerField(null=True, blank=True)
+    words_over_cap = models.PositiveIntegerField(default=0)
+    # The page reading (lines and words, ocr.page's JSON), encrypted like the blobs.
+    reading_name = models.CharField(max_length=255, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -83,16 +92,35 @@ class Donation(models.Model):
         return f"{self.kind} {self.id} ({self.status})"
 
 
+class CropDecision(models.TextChoices):
+    """How the page reader made a word (``ocr.page``'s decisions but "rejected", which
+    makes no crop)."""
+
+    ACCEPTED = "accepted"  # read as detected, confidently
+    REREAD = "reread"  # read again transformed, the surer reading kept
+    COMBINED = "combined"  # joined from neighbouring detected boxes
+    SPLIT = "split"  # one of the words a detected box was split into
+
+
 class WordCrop(models.Model):
     """One word cut from a donation, with the OCR engine's guess (the prefill)."""
 
     donation = models.ForeignKey(Donation, on_delete=models.CASCADE, related_name="crops")
     index = models.PositiveIntegerField(help_text="Reading order within the document")
+    line = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Line within the page, 0-based (null: cut before lines)"
+    )
+    # Box in the upright page (``Donation.rotation``).
     x = models.PositiveIntegerField()
     y = models.PositiveIntegerField()
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     image_name = models.CharField(max_length=255, editable=False)
+    decision = models.CharField(max_length=12, choices=CropDecision.choices, blank=True)
+    source_boxes = models.PositiveSmallIntegerField(
+        default=1, help_text="Detected boxes the word was made from"
+    )
+    detector_version = models.CharField(max_length=64, blank=True)
     prefill_text = models.CharField(max_length=200, blank=True)
     prefill_confidence = models.FloatField(null=True, blank=True)
     prefill_char_confidences = models.JSONField(default=list, blank=True)
