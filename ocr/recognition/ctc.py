@@ -34,6 +34,9 @@ class Decoded:
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
+    # True when the lexicon replaced the network's best reading (`ocr.recognition.lexicon`):
+    # such a reading's probability is low by construction, which calibration corrects.
+    lexicon: bool = False
 
 
 def greedy_decode(probs: np.ndarray, charset: Charset) -> Decoded:

@@ -88,6 +88,7 @@ class Lexicon:
                     text=candidate.text,
                     confidence=labelling_probability(probs, list(indices)),
                     char_confidences=candidate.char_confidences,
+                    lexicon=True,
                 )
         return greedy
 

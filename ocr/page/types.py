@@ -1,0 +1,109 @@
+"""What reading a page returns (the contract PIPELINE and the CLI code against) and the
+knobs of the reading stage.
+
+`PageReading.words` are the kept words in reading order; `lines` index into them. Every
+word says how it was decided (`decision`): "accepted" as first read, "reread" (a second
+reading of the same box with other padding or contrast won), "combined" (two or more
+detected boxes read as one word), "split" (one detected box cut into words), "rejected"
+(noise: kept apart in `PageReading.rejected`, never in `words`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ocr.detector import WordBox
+
+DECISIONS = ("accepted", "reread", "combined", "split", "rejected")
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """Bands and transformations of `read_page` (chosen on the tuning half: see the ADR
+    docs/adr and `python -m ocr.page.tune`).
+
+    Confidences compared with the bands are calibrated (`ocr.page.calibration`): a word
+    at 0.9 is right about nine times in ten on detected receipt words.
+    """
+
+    # At or above `accept`: kept as read. Below `reject`: noise, unless a transformation
+    # lifts it. Between: the transformations below are tried and the most confident
+    # reading is kept.
+    accept: float = 0.9
+    reject: float = 0.3
+    # Combine a word with its left or right neighbour on the same line when the gap
+    # between them is at most `combine_gap` × the taller one's height.
+    combine: bool = True
+    combine_gap: float = 0.6
+    # Split a box at its widest internal ink gaps (up to `split_max_parts` words) when it
+    # is at least `split_min_aspect` times as wide as high.
+    split: bool = True
+    split_min_aspect: float = 2.0
+    split_max_parts: int = 3
+    # Read the box again with more padding and with stretched contrast.
+    reread: bool = True
+    reread_padding: float = 0.15  # of the box's height, on every side
+    # A transformation wins only if its (geometric mean) confidence beats the first
+    # reading's by at least this much.
+    margin: float = 0.0
+    # Find and undo a page turned by 90, 180 or 270 degrees before detection.
+    orientation: bool = True
+    # Calibrate confidences with the shipped table (False: raw CTC probabilities).
+    calibrate: bool = True
+
+
+@dataclass(frozen=True)
+class WordReading:
+    """One word of a page: where it is (upright-page pixels), what it says, how sure."""
+
+    box: WordBox
+    text: str
+    confidence: float  # calibrated, in [0, 1]
+    char_confidences: tuple[float, ...]  # one per character of text
+    decision: str  # one of DECISIONS
+    source_boxes: int = 1  # detected boxes it was made from (>1 only when combined)
+    line: int = 0  # 0-based line index
+    order: int = 0  # 0-based reading order among the page's kept (or rejected) words
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "box": [self.box.x, self.box.y, self.box.width, self.box.height],
+            "text": self.text,
+            "confidence": round(float(self.confidence), 4),
+            "char_confidences": [round(float(c), 4) for c in self.char_confidences],
+            "decision": self.decision,
+            "source_boxes": self.source_boxes,
+        }
+
+
+@dataclass(frozen=True)
+class PageReading:
+    """A page read end to end: kept words grouped into lines, rejected regions beside."""
+
+    rotation: int  # degrees the page was turned to make it upright: 0, 90, 180 or 270
+    image: np.ndarray = field(repr=False, compare=False)  # the upright page
+    width: int
+    height: int
+    words: tuple[WordReading, ...]
+    rejected: tuple[WordReading, ...]
+    lines: tuple[tuple[int, ...], ...]  # indexes into words, per line, in reading order
+    detector_version: str
+    recognizer_version: str
+
+    def text(self) -> str:
+        """Lines joined by newlines, the words of a line by single spaces."""
+        return "\n".join(" ".join(self.words[i].text for i in line) for line in self.lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rotation": self.rotation,
+            "width": self.width,
+            "height": self.height,
+            "detector_version": self.detector_version,
+            "recognizer_version": self.recognizer_version,
+            "lines": [{"words": [self.words[i].to_json() for i in line]} for line in self.lines],
+            "rejected": [word.to_json() for word in self.rejected],
+        }
