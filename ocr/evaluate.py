@@ -1,8 +1,11 @@
 """Measures the OCR components on real, labelled pages and crops.
 
     python -m ocr.evaluate detector --data /path/to/funsd-forms --limit 30
+    python -m ocr.evaluate pages --data DIR [--engine crnn|tesseract|crnn,tesseract]
+        [--detector NAME] [--oracle-boxes] [--turned] [--limit N] [--half H] [--weights P]
     python -m ocr.evaluate --crops DIR [--engine crnn|tesseract|...] [--threads 1]
 
+Pages are read end to end and scored as bags of words (`ocr.page.evaluation`).
 The detector is scored on FUNSD forms (word-level boxes): a detected box counts when it
 overlaps a true word with IoU >= 0.5, each true word matched at most once.
 
@@ -300,6 +303,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     detector.add_argument("--data", type=Path, required=True, help="the funsd-forms folder")
     detector.add_argument("--limit", type=int, default=None, help="score only the first N pages")
     detector.set_defaults(run=_run_detector)
+    pages = commands.add_parser(
+        "pages", help="whole pages read end to end: bag-of-words F1 (SROIE layout)"
+    )
+    from ocr.page.evaluation import add_arguments as add_page_arguments
+
+    add_page_arguments(pages)
     args = parser.parse_args(argv)
     if args.command is None and args.crops is None:
         parser.error("give --crops DIR, or the detector command")
