@@ -322,6 +322,9 @@ OCR_STALLED_AFTER_SECONDS = int(os.environ.get("OCR_STALLED_AFTER_SECONDS", "900
 OCR_MAX_ATTEMPTS = 3
 # Crops the orientation classifier is this sure are turned are turned back before reading.
 OCR_ORIENTATION_MIN_CONFIDENCE = float(os.environ.get("OCR_ORIENTATION_MIN_CONFIDENCE", "0.9"))
+# The most word crops one page makes (its most confident words): a noise photo must not
+# flood the labeling queue. The page's text keeps every word.
+OCR_MAX_CROPS_PER_PAGE = int(os.environ.get("OCR_MAX_CROPS_PER_PAGE", "400"))
 
 # --- The learning loop (ocr_bridge.learning). A retrained model better than its parent by
 # this much (case-insensitive accuracy on the frozen test split) is promoted by itself;
