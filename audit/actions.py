@@ -36,6 +36,11 @@ ACTIONS: dict[str, str] = {
     "ocr_bridge.document_read": "decrypted donation {target_id} to detect words",
     "ocr_bridge.crops_read": "decrypted {data[count]} crop(s) of donation {target_id} to prefill",
     "ocr_bridge.donation_failed": "processing of donation {target_id} failed: {data[reason]}",
+    "ocr_bridge.donation_recut": (
+        "cut donation {target_id} anew: {data[new]} new crop(s), {data[removed]} removed, "
+        "{data[kept]} labeled or leased kept"
+    ),
+    "ocr_bridge.donation_text_read": "read the page text of donation {target_id} ({data[format]})",
     "audit.events_export": "exported audit events as {data[format]}",
     "exports.export_request": "requested a {data[format]} dataset export {target_id}",
     "exports.export_build": (
