@@ -255,6 +255,9 @@ EXPORT_MAX_ATTEMPTS = 3  # builds of one export, lost or failed on a transient e
 FILE_UPLOAD_HANDLERS = ["annotations.uploads.BoundedMemoryUploadHandler"]
 DONATION_MAX_BYTES = 20 * 1024 * 1024
 DONATION_MAX_PIXELS = 40_000_000
+# A page smaller or longer than this is refused on upload (the detector cannot cut it).
+DONATION_MIN_SIDE_PIXELS = 16
+DONATION_MAX_ASPECT_RATIO = 20
 
 # --- Celery. Redis when REDIS_URL is set; otherwise a filesystem broker that
 # needs no server, for the single machine set-up.
