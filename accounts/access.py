@@ -27,8 +27,8 @@ MFA_SETUP_URL_NAMES = frozenset(
         "mfa_view_recovery_codes",
     }
 )
-# Reachable by anyone, whatever their session: monitoring.
-PUBLIC_URL_NAMES = frozenset({"healthz"})
+# Reachable by anyone, whatever their session: monitoring, and the browser's icon.
+PUBLIC_URL_NAMES = frozenset({"healthz", "favicon"})
 SERVICE_TOKEN_HEADER_PREFIX = f"Bearer {TOKEN_PREFIX}"
 
 

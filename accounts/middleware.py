@@ -71,6 +71,7 @@ class MfaRequiredMiddleware:
 
 
 def _mfa_step_url(request: HttpRequest) -> str:
-    """Confirm with the authenticator the account has, or set one up."""
-    name = "mfa_reauthenticate" if services.user_has_mfa(request.user) else "mfa_index"
+    """Confirm with the authenticator the account has, or set one up (a first sign-in goes
+    straight to the authenticator app's QR code, then its recovery codes)."""
+    name = "mfa_reauthenticate" if services.user_has_mfa(request.user) else "mfa_activate_totp"
     return f"{reverse(name)}?{urlencode({'next': request.get_full_path()})}"

@@ -7,6 +7,12 @@ create a new, unreviewed kind of event.
 ACTIONS: dict[str, str] = {
     "annotations.donation_create": "received donation {target_id}",
     "annotations.crop_image_view": "viewed the image of word crop {target_id}",
+    "annotations.crop_context_view": "viewed the line around word crop {target_id}",
+    "annotations.crop_image_denied": "was refused the image of word crop {target_id}",
+    "annotations.crop_image_damaged": (
+        "could not read the image of word crop {target_id}: its stored blob is damaged"
+    ),
+    "annotations.donation_rejected": "refused a donated file: {data[reason]}",
     "annotations.label_submit": "labeled word crop {data[crop_id]}",
     "annotations.label_revise": "corrected their label of word crop {data[crop_id]}",
     "annotations.task_skip": "skipped labeling task {target_id}",

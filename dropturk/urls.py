@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from annotations import line_context
 from annotations import views as annotation_views
 from dropturk.health import healthz
 from quality import views as quality_views
@@ -9,9 +10,15 @@ from quality import views as quality_views
 urlpatterns = [
     path("", annotation_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", annotation_views.favicon, name="favicon"),
     path("accounts/", include("allauth.urls")),  # sign-in, MFA, sessions (allauth)
     path("admin/", admin.site.urls),
     path("api/v1/", include("annotations.api.urls")),
+    path(  # the page's strip around a crop's line (annotations/line_context.py)
+        "api/v1/crops/<int:crop_id>/context",
+        line_context.CropContextApi.as_view(),
+        name="crop-context",
+    ),
     path("api/v1/", include("exports.urls")),  # dataset exports (ML engineers)
     path("api/v1/", include("quality.urls")),  # the review queue (reviewers)
     path("api/v1/", include("ocr_bridge.urls")),  # the model registry (ML engineers)

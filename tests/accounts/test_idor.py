@@ -101,9 +101,10 @@ def test_an_annotator_cannot_see_a_donation(other_annotator, owned):
 def test_another_annotator_gets_404_for_crops_held_or_labeled_by_someone(other_annotator, owned):
     client = b_client(other_annotator)
     for crop in (owned["held"], owned["label"].crop):
-        response = client.get(f"/api/v1/crops/{crop.pk}/image")
-        assert response.status_code == 404
-        assert response["Content-Type"] == "application/json"
+        for what in ("image", "context"):
+            response = client.get(f"/api/v1/crops/{crop.pk}/{what}")
+            assert response.status_code == 404
+            assert response["Content-Type"] == "application/json"
 
 
 def test_another_annotator_gets_404_revising_someones_label(other_annotator, owned):

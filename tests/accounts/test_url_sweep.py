@@ -60,7 +60,9 @@ ANONYMOUS_ROUTES = {
     "account_reauthenticate",
     "mfa_reauthenticate",
 }
-PUBLIC_ROUTES = {"healthz"}
+PUBLIC_ROUTES = {"healthz", "favicon"}
+# Where the MFA gate sends a session: set up a first authenticator, or confirm with it.
+MFA_STEP_REDIRECTS = ("/accounts/2fa/totp/activate/?next=", "/accounts/2fa/reauthenticate/?next=")
 # What the admin role's work needs in the Django admin: people, their roles, their
 # sessions, service tokens. Other admin pages are for superusers (the role may be refused).
 ADMIN_ROLE_PAGES = {
@@ -100,6 +102,8 @@ PROJECT_ROUTES: dict[str, dict[str, int]] = {
     "label-mine": only({ANNOTATOR}, 200),
     "label-revise": only({ANNOTATOR}, 405),
     "crop-image": only({REVIEWER}, 200, others=404),
+    "crop-context": only({REVIEWER}, 200, others=404),  # the line around it, as the crop
+    "favicon": only(set(ALL), 200),
     "audit:events": only({ADMIN}, 200, others=404),
     "audit:event": only({ADMIN}, 200, others=404),
     "audit:history": only({ADMIN}, 200, others=404),
@@ -265,14 +269,14 @@ def _mfa_missing(route: Route, response) -> str | None:
     if route.bare_name in PUBLIC_ROUTES:
         return None if response.status_code in ANY_HEALTH else f"got {response.status_code}"
     if route.name in MFA_SETUP_ROUTES:
-        if is_redirect_to(response, "/accounts/2fa/?next", "/accounts/2fa/reauthenticate/?next"):
+        if is_redirect_to(response, *MFA_STEP_REDIRECTS):
             return "an MFA set-up page was refused"
         return None if response.status_code < 500 else f"got {response.status_code}"
     if route.is_api:
         if response.status_code == 403 and response.json() == {"detail": MFA_REQUIRED_MESSAGE}:
             return None
         return f"got {response.status_code}"
-    if is_redirect_to(response, "/accounts/2fa/?next=", "/accounts/2fa/reauthenticate/?next="):
+    if is_redirect_to(response, *MFA_STEP_REDIRECTS):
         return None
     return f"got {response.status_code} {response.get('Location', '')}"
 
@@ -311,7 +315,7 @@ def _as_role(role: str):
         if route.is_admin and role != ADMIN:
             refused = status == 403 or is_redirect_to(response, "/admin/")
             return None if refused else f"a non-admin got {status}"
-        if is_redirect_to(response, "/accounts/2fa/?next", "/accounts/2fa/reauthenticate/?next"):
+        if is_redirect_to(response, *MFA_STEP_REDIRECTS):
             return "an MFA-complete session was sent to MFA set-up"
         refused = status == 403 or is_redirect_to(response, "/admin/login/")
         if route.name in ADMIN_ROLE_PAGES and refused:
