@@ -14,8 +14,10 @@ compared with its transcripts as bags of whitespace-split words:
 - precision, recall and F1 summed over all pages' words (micro average).
 
 Seconds per page cover everything from the decoded image to the words (orientation,
-detection, reading, re-reads) on one thread. `--turned` reads every page also turned by
-90, 180 and 270 degrees (counter-clockwise, no EXIF) and reports each angle's F1.
+detection, reading, re-reads) on one thread: wall time, and the process's CPU time beside
+it (on a machine whose cores are shared, the wall time includes waiting for a core).
+`--turned` reads every page also turned by 90, 180 and 270 degrees (counter-clockwise,
+no EXIF) and reports each angle's F1.
 """
 
 from __future__ import annotations
@@ -93,14 +95,18 @@ class PageScores:
     strict: BagScore = field(default_factory=BagScore)
     words_only: BagScore = field(default_factory=BagScore)  # nocase, punctuation left out
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
 
-    def add(self, found: Sequence[str], truth: Sequence[str], seconds: float) -> None:
+    def add(
+        self, found: Sequence[str], truth: Sequence[str], seconds: float, cpu: float = 0.0
+    ) -> None:
         self.nocase += bag_score(found, truth)
         self.strict += bag_score(found, truth, case=True)
         self.words_only += bag_score(
             [t for t in found if not is_punctuation(t)], [t for t in truth if not is_punctuation(t)]
         )
         self.seconds.append(seconds)
+        self.cpu_seconds.append(cpu)
 
     def summary(self) -> dict[str, float | int]:
         seconds = self.seconds or [0.0]
@@ -115,6 +121,9 @@ class PageScores:
             "word_f1_nocase_no_punct": round(self.words_only.f1, 4),
             "s_per_page_median": round(statistics.median(seconds), 4),
             "s_per_page_mean": round(statistics.fmean(seconds), 4),
+            # The process's CPU time: on one thread, the wall time an idle core would take
+            # (the figures above include waiting for a shared machine's cores).
+            "cpu_s_per_page_median": round(statistics.median(self.cpu_seconds or [0.0]), 4),
         }
 
 
@@ -220,10 +229,11 @@ def evaluate_pages(
         truth = tokens(s.text for s in segments)
         for angle in angles:
             turned = np.ascontiguousarray(np.rot90(page, angle // 90)) if angle else page
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             found = tokens(reader(turned, segments))
             seconds = time.perf_counter() - started
-            results[angle].add(found, truth, seconds)
+            cpu = time.process_time() - cpu_started
+            results[angle].add(found, truth, seconds, cpu)
             if log is not None:
                 score = bag_score(found, truth)
                 log(f"{image_path.name}\t{angle}\t{score.f1:.3f}\t{seconds:.3f}")

@@ -101,9 +101,10 @@ def read_page(
     if config.orientation:
         from ocr.page.orientation import upright
 
-        image, rotation = upright(image, detect=detect)
+        image, rotation, boxes = upright(image, detect=detect)
+    else:
+        boxes = list(detect(image))
     gray = to_gray(image)
-    boxes = list(detect(image))
     kept, rejected = decide(gray, boxes, predictor, config)
     return assemble(
         kept,

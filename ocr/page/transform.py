@@ -1,7 +1,224 @@
-"""The middle band's transformations (first version: none; words are kept as read)."""
+"""The middle band's transformations: combine, split, read again; the most confident wins.
+
+A first reading below `ReaderConfig.accept` is not trusted as it is. What usually went
+wrong is the cut, not the reading: a price cut at its point ("3" + "98"), a word cut after
+its capital ("B" + "read"), two words in one box ("THANKYOU"), a box that clips or crowds
+its word. So for each such word the stage builds other crops of the same ink:
+
+- **combine**: the word with its left or right neighbour on the same line, when the gap
+  between them is at most `combine_gap` × their height; a pair closer than
+  `combine_close_gap` × height is tried even when both are confident (a detector that
+  cuts a word at a narrow gap cuts it into two plausible pieces);
+- **split**: the box cut at its widest internal ink gaps (the columns with no ink), into
+  2 … `split_max_parts` pieces, when it is at least `split_min_aspect` times as wide as
+  high;
+- **reread**: the box read again with `reread_padding` × its height of page around it,
+  and binarized (Otsu) for a sharper contrast.
+
+All candidate crops of a page are read in one more predictor call. Candidates are
+compared by the geometric mean of their words' calibrated confidences (so that neither
+one word nor two is favoured for its count); a transformation wins when it beats the
+word's first reading by more than `margin`. A combination must read as one word (no
+space in it) and is taken greedily, largest gain first, each word in at most one.
+"""
 
 from __future__ import annotations
 
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-def improve(gray, first, predictor, config):
-    return list(first)
+import cv2
+import numpy as np
+
+from ocr.detector import WordBox
+from ocr.page.types import ReaderConfig
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """Another way to read some of a page's words: crops to read and what they replace."""
+
+    kind: str  # "reread", "split" or "combine"
+    members: tuple[int, ...]  # indexes of the first readings it replaces
+    boxes: tuple[WordBox, ...]
+    crops: tuple[np.ndarray, ...]
+
+
+def geometric_mean(values: Sequence[float]) -> float:
+    if not values:
+        return 0.0
+    return math.exp(sum(math.log(max(v, 1e-9)) for v in values) / len(values))
+
+
+def union(a: WordBox, b: WordBox) -> WordBox:
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    x1, y1 = max(a.right, b.right), max(a.bottom, b.bottom)
+    return WordBox(x0, y0, x1 - x0, y1 - y0)
+
+
+def same_line_gap(a: WordBox, b: WordBox) -> float | None:
+    """The horizontal gap from `a` to `b` (b to the right) in units of the taller one's
+    height, when they share a line (vertical overlap ≥ half the shorter); else None."""
+    overlap = min(a.bottom, b.bottom) - max(a.y, b.y)
+    if overlap < 0.5 * min(a.height, b.height):
+        return None
+    if b.x < a.x:
+        return None
+    return (b.x - a.right) / max(a.height, b.height, 1)
+
+
+def ink_gaps(gray: np.ndarray) -> list[tuple[int, int]]:
+    """Internal runs of ink-free columns of a crop, as (start, end) column ranges, widest
+    first (runs touching the crop's edges are not inside the word)."""
+    if gray.size == 0 or gray.shape[1] < 4:
+        return []
+    _, ink = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    if np.median(gray) < 128:  # light print on dark
+        ink = 1 - ink
+    columns = ink.sum(axis=0) > max(1, gray.shape[0] // 20)
+    filled = np.flatnonzero(columns)
+    if len(filled) < 2:
+        return []
+    first, last = int(filled[0]), int(filled[-1])
+    gaps: list[tuple[int, int]] = []
+    start = None
+    for x in range(first, last + 1):
+        if not columns[x] and start is None:
+            start = x
+        elif columns[x] and start is not None:
+            gaps.append((start, x))
+            start = None
+    return sorted(gaps, key=lambda g: (-(g[1] - g[0]), g[0]))
+
+
+def split_boxes(box: WordBox, gaps: Sequence[tuple[int, int]], parts: int) -> list[WordBox]:
+    """The box cut at the middles of its `parts - 1` widest gaps (crop columns)."""
+    cuts = sorted((start + end) // 2 for start, end in gaps[: parts - 1])
+    edges = [0, *cuts, box.width]
+    return [
+        WordBox(box.x + left, box.y, right - left, box.height)
+        for left, right in itertools.pairwise(edges)
+        if right - left > 1
+    ]
+
+
+def improve(gray: np.ndarray, first: list, predictor, config: ReaderConfig) -> list:
+    """The first readings with the middle band's transformations applied (see module)."""
+    from ocr.page.reader import _Read, calibrated, char_calibrated, crop
+
+    middle = [i for i, r in enumerate(first) if config.reject <= r.confidence < config.accept]
+    if not middle and not config.combine:
+        return list(first)
+    candidates = _candidates(gray, first, set(middle), config, crop)
+    if not candidates:
+        return list(first)
+    flat = [c for candidate in candidates for c in candidate.crops]
+    decoded = predictor.predict(flat)
+    readings: list[list[_Read]] = []
+    position = 0
+    for candidate in candidates:
+        words = []
+        for box in candidate.boxes:
+            d = decoded[position]
+            position += 1
+            words.append(
+                _Read(
+                    box=box,
+                    text=d.text,
+                    confidence=calibrated(d, config),
+                    char_confidences=char_calibrated(d, config),
+                    decision=candidate.kind if candidate.kind != "combine" else "combined",
+                    source_boxes=len(candidate.members) if candidate.kind == "combine" else 1,
+                )
+            )
+        readings.append(words)
+    return _choose(first, candidates, readings, config)
+
+
+def _candidates(gray, first, middle, config, crop) -> list[_Candidate]:
+    candidates: list[_Candidate] = []
+    for i in sorted(middle):
+        box = first[i].box
+        if config.reread:
+            candidates.append(
+                _Candidate("reread", (i,), (box,), (crop(gray, box, pad=config.reread_padding),))
+            )
+            pixels = crop(gray, box)
+            if pixels.size:
+                _, sharp = cv2.threshold(pixels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+                candidates.append(_Candidate("reread", (i,), (box,), (sharp,)))
+        if config.split and box.width >= config.split_min_aspect * box.height:
+            gaps = ink_gaps(crop(gray, box))
+            for parts in range(2, min(config.split_max_parts, len(gaps) + 1) + 1):
+                pieces = split_boxes(box, gaps, parts)
+                if len(pieces) == parts:
+                    candidates.append(
+                        _Candidate(
+                            "split", (i,), tuple(pieces), tuple(crop(gray, p) for p in pieces)
+                        )
+                    )
+    if config.combine:
+        for i, j in _neighbour_pairs(first):
+            gap = same_line_gap(first[i].box, first[j].box)
+            if gap is None or gap > config.combine_gap:
+                continue
+            if i not in middle and j not in middle and gap > config.combine_close_gap:
+                continue
+            joined = union(first[i].box, first[j].box)
+            candidates.append(_Candidate("combine", (i, j), (joined,), (crop(gray, joined),)))
+    return candidates
+
+
+def _neighbour_pairs(first) -> list[tuple[int, int]]:
+    """(left, right) index pairs of words next to each other on a line."""
+    from ocr.page.lines import group_lines
+
+    pairs = []
+    for line in group_lines([r.box for r in first]):
+        pairs.extend(itertools.pairwise(line))
+    return pairs
+
+
+def _choose(first, candidates, readings, config: ReaderConfig) -> list:
+    # Per word: the best of its first reading, its re-reads and splits.
+    best: dict[int, tuple[float, list]] = {i: (r.confidence, [r]) for i, r in enumerate(first)}
+    combos = []
+    for candidate, words in zip(candidates, readings, strict=True):
+        if any(not w.text for w in words):
+            continue
+        score = geometric_mean([w.confidence for w in words])
+        if candidate.kind == "combine":
+            if " " not in words[0].text:
+                combos.append((candidate, words, score))
+            continue
+        (i,) = candidate.members
+        if candidate.kind == "split" and any(" " in w.text for w in words):
+            continue
+        if score > best[i][0] + config.margin or (
+            score > best[i][0] and best[i][1][0] is not first[i]
+        ):
+            best[i] = (score, words)
+    # Combinations, largest gain first, each word in at most one.
+    taken: set[int] = set()
+    merged: dict[int, list] = {}
+    gains = []
+    for candidate, words, score in combos:
+        i, j = candidate.members
+        before = geometric_mean([best[i][0], best[j][0]])
+        if score > before + config.margin:
+            gains.append((score - before, candidate, words))
+    for _gain, candidate, words in sorted(gains, key=lambda g: -g[0]):
+        i, j = candidate.members
+        if i in taken or j in taken:
+            continue
+        taken.update((i, j))
+        merged[i] = words
+    out = []
+    for i in range(len(first)):
+        if i in merged:
+            out.extend(merged[i])
+        elif i not in taken:
+            out.extend(best[i][1])
+    return out

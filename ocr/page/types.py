@@ -38,6 +38,10 @@ class ReaderConfig:
     # between them is at most `combine_gap` × the taller one's height.
     combine: bool = True
     combine_gap: float = 0.6
+    # Pairs closer than `combine_close_gap` × height are tried even when both are
+    # confident (a detector that cuts a word at a narrow gap, "80" + "91" for "80.91",
+    # cuts it into two plausible pieces).
+    combine_close_gap: float = 0.5
     # Split a box at its widest internal ink gaps (up to `split_max_parts` words) when it
     # is at least `split_min_aspect` times as wide as high.
     split: bool = True
