@@ -1,13 +1,18 @@
 """Measures the OCR components on real, labelled pages and crops.
 
-    python -m ocr.evaluate detector --data /path/to/funsd-forms --limit 30
+    python -m ocr.evaluate detector --data /path/to/funsd-forms [--detector NAME] [--half H]
+    python -m ocr.evaluate detector --data /path/to/sroie-receipts [--detector NAME] [--half H]
     python -m ocr.evaluate pages --data DIR [--engine crnn|tesseract|crnn,tesseract]
         [--detector NAME] [--oracle-boxes] [--turned] [--limit N] [--half H] [--weights P]
     python -m ocr.evaluate --crops DIR [--engine crnn|tesseract|...] [--threads 1]
 
 Pages are read end to end and scored as bags of words (`ocr.page.evaluation`).
 The detector is scored on FUNSD forms (word-level boxes): a detected box counts when it
-overlaps a true word with IoU >= 0.5, each true word matched at most once.
+overlaps a true word with IoU >= 0.5, each true word matched at most once; the run ends
+with one JSON line {"detector", "pages", "precision", "recall", "f1", "s_per_page"}. On a
+SROIE folder (receipts, line-level segments) it reports how well the boxes serve as word
+crops instead (`ocr.detection.measure`). `--half tuning|reporting|all` picks the
+development data's half (`ocr.devsplit`).
 
 A recognizer is scored on a folder of crops with a `labels.tsv` (file name TAB text):
 exact-match accuracy and character error rate with 95% intervals, a reliability table
@@ -34,7 +39,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ocr.detector import DetectorConfig, WordBox, detect_words
+from ocr.detector import DEFAULT_DETECTOR, DETECTORS, DetectorConfig, WordBox, detect_words
+from ocr.devsplit import HALVES, development_half
 from ocr.recognition import metrics
 from ocr.recognition.data import read_labels
 
@@ -132,21 +138,39 @@ def load_funsd_words(json_path: Path) -> list[tuple[str, WordBox]]:
     return words
 
 
-def funsd_pages(data_dir: Path, *, limit: int | None = None) -> list[tuple[Path, Path]]:
-    """(image, annotation) path pairs of a FUNSD folder, sorted by name for repeatability."""
+def funsd_pages(
+    data_dir: Path, *, limit: int | None = None, half: str = "all"
+) -> list[tuple[Path, Path]]:
+    """(image, annotation) path pairs of a FUNSD folder, sorted by name for repeatability,
+    of one half of the development split (`ocr.devsplit`), the first `limit` of them."""
     pages = [
         (image, image.with_suffix(".json"))
         for image in sorted(data_dir.glob("*.png"))
         if image.with_suffix(".json").is_file()
     ]
+    pages = development_half(pages, half)
     return pages[:limit] if limit is not None else pages
 
 
 def evaluate_detector(
-    data_dir: Path, *, limit: int | None = None, config: DetectorConfig | None = None
+    data_dir: Path,
+    *,
+    limit: int | None = None,
+    config: DetectorConfig | None = None,
+    detector: str | None = None,
+    half: str = "all",
 ) -> tuple[DetectionScore, float]:
-    """Summed detection score over FUNSD pages and the mean detection seconds per page."""
-    pages = funsd_pages(data_dir, limit=limit)
+    """Summed detection score over FUNSD pages and the mean detection seconds per page.
+
+    `detector` names one of `ocr.detector.DETECTORS` (its own defaults); otherwise the
+    default detector runs with `config`.
+    """
+    pages = funsd_pages(data_dir, limit=limit, half=half)
+    detect = (
+        DETECTORS[detector]
+        if detector is not None
+        else lambda page: detect_words(page, config=config)
+    )
     if not pages:
         raise FileNotFoundError(f"no FUNSD pages (*.png with *.json) in {data_dir}")
     total = DetectionScore(true_positives=0, detected=0, truth=0)
@@ -156,7 +180,7 @@ def evaluate_detector(
             page = np.asarray(image.convert("L"))
         truth = [box for _, box in load_funsd_words(json_path)]
         started = time.perf_counter()
-        detected = detect_words(page, config=config)
+        detected = detect(page)
         seconds += time.perf_counter() - started
         score = score_detection(detected, truth)
         logger.debug(
@@ -171,19 +195,53 @@ def evaluate_detector(
     return total, seconds / len(pages)
 
 
+def evaluate_receipt_boxes(
+    data_dir: Path, *, limit: int | None = None, detector: str | None = None, half: str = "all"
+) -> tuple[dict[str, float], int, float]:
+    """The receipt figures of `ocr.detection.measure` over a SROIE folder, the pages read
+    and the mean detection seconds per page."""
+    from ocr.detection.measure import ReceiptScore, load_sroie_segments, sroie_pages
+
+    pages = development_half(sroie_pages(data_dir), half)[:limit]
+    if not pages:
+        raise FileNotFoundError(f"no SROIE pages (*.jpg with *.box.csv) in {data_dir}")
+    detect = DETECTORS[detector or DEFAULT_DETECTOR]
+    total = ReceiptScore()
+    seconds = 0.0
+    for image_path, csv_path in pages:
+        with Image.open(image_path) as image:
+            page = np.asarray(image.convert("L"))
+        started = time.perf_counter()
+        detected = detect(page)
+        seconds += time.perf_counter() - started
+        total.add(detected, load_sroie_segments(csv_path), match_boxes)
+    return total.summary(), len(pages), seconds / len(pages)
+
+
 def _run_detector(args: argparse.Namespace) -> int:
-    score, seconds_per_page = evaluate_detector(args.data, limit=args.limit)
-    logger.info(
-        "detector on %s: precision %.3f recall %.3f F1 %.3f, %.3f s/page",
-        args.data,
-        score.precision,
-        score.recall,
-        score.f1,
-        seconds_per_page,
+    name = args.detector or DEFAULT_DETECTOR
+    if any(args.data.glob("*.box.csv")):
+        figures, pages, seconds_per_page = evaluate_receipt_boxes(
+            args.data, limit=args.limit, detector=name, half=args.half
+        )
+        sys.stdout.write(
+            "metric\tvalue\n"
+            f"detector\t{name}\npages\t{pages}\n"
+            + "".join(f"{key}\t{value:.3f}\n" for key, value in figures.items())
+            + f"seconds/page\t{seconds_per_page:.3f}\n"
+        )
+        summary = {"detector": name, "pages": pages, **figures}
+        summary["s_per_page"] = round(seconds_per_page, 4)
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return 0
+    score, seconds_per_page = evaluate_detector(
+        args.data, limit=args.limit, detector=name, half=args.half
     )
+    pages = len(funsd_pages(args.data, limit=args.limit, half=args.half))
     sys.stdout.write(
         "metric\tvalue\n"
-        f"pages\t{len(funsd_pages(args.data, limit=args.limit))}\n"
+        f"detector\t{name}\n"
+        f"pages\t{pages}\n"
         f"true words\t{score.truth}\n"
         f"detected\t{score.detected}\n"
         f"precision\t{score.precision:.3f}\n"
@@ -191,6 +249,15 @@ def _run_detector(args: argparse.Namespace) -> int:
         f"F1\t{score.f1:.3f}\n"
         f"seconds/page\t{seconds_per_page:.3f}\n"
     )
+    summary = {
+        "detector": name,
+        "pages": pages,
+        "precision": round(score.precision, 4),
+        "recall": round(score.recall, 4),
+        "f1": round(score.f1, 4),
+        "s_per_page": round(seconds_per_page, 4),
+    }
+    sys.stdout.write(json.dumps(summary) + "\n")
     return 0
 
 
@@ -299,9 +366,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.set_defaults(run=_run_crops)
     commands = parser.add_subparsers(dest="command")
-    detector = commands.add_parser("detector", help="word detector precision/recall on FUNSD")
-    detector.add_argument("--data", type=Path, required=True, help="the funsd-forms folder")
+    detector = commands.add_parser(
+        "detector", help="word detector: precision/recall on FUNSD, word-crop figures on SROIE"
+    )
+    detector.add_argument(
+        "--data", type=Path, required=True, help="a funsd-forms or sroie-receipts folder"
+    )
     detector.add_argument("--limit", type=int, default=None, help="score only the first N pages")
+    detector.add_argument(
+        "--detector", choices=sorted(DETECTORS), default=None, help="default: " + DEFAULT_DETECTOR
+    )
+    detector.add_argument(
+        "--half", choices=HALVES, default="all", help="development split half (ocr.devsplit)"
+    )
     detector.set_defaults(run=_run_detector)
     pages = commands.add_parser(
         "pages", help="whole pages read end to end: bag-of-words F1 (SROIE layout)"

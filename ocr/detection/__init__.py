@@ -1,0 +1,1 @@
+"""Word detectors: `components` (the default) and `mser`; see `ocr.detector`."""

@@ -1,0 +1,110 @@
+"""What every word detector shares: the word box, grey pages, and reading order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class WordBox:
+    """A word's axis-aligned rectangle in page pixel coordinates."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    @property
+    def right(self) -> int:
+        return self.x + self.width
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.height
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """An HxW uint8 grey page from HxW, HxWx1, HxWx3 (RGB) or HxWx4 (RGBA)."""
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 3:
+        if image.shape[2] == 4:
+            return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGBA2GRAY)
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    if image.ndim != 2:
+        raise ValueError(f"expected an HxW or HxWx3 image, got shape {image.shape}")
+    return np.ascontiguousarray(image, dtype=np.uint8)
+
+
+def scale_down(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """The page scaled so that its longest side is at most `max_side`, and the scale."""
+    height, width = gray.shape
+    scale = min(1.0, max_side / max(height, width))
+    if scale >= 1.0:
+        return gray, 1.0
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), scale
+
+
+def dedupe(words: np.ndarray, overlap: float) -> np.ndarray:
+    """Drops (x0, y0, x1, y1) boxes lying mostly (`overlap` of their area) inside a bigger one."""
+    if len(words) < 2:
+        return words
+    areas = (words[:, 2] - words[:, 0]) * (words[:, 3] - words[:, 1])
+    order = np.argsort(-areas, kind="stable")
+    kept: list[int] = []
+    for i in order:
+        if kept:
+            others = words[kept]
+            iw = np.minimum(others[:, 2], words[i, 2]) - np.maximum(others[:, 0], words[i, 0])
+            ih = np.minimum(others[:, 3], words[i, 3]) - np.maximum(others[:, 1], words[i, 1])
+            inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+            if np.any(inter >= overlap * max(1, areas[i])):
+                continue
+        kept.append(int(i))
+    return words[kept]
+
+
+def to_page(
+    words: np.ndarray, scale: float, page_width: int, page_height: int, padding: float
+) -> list[WordBox]:
+    """Working-image (x0, y0, x1, y1) boxes as page WordBoxes, `padding` × height added
+    on each side (none when 0), clipped to the page."""
+    boxes: list[WordBox] = []
+    for x0, y0, x1, y1 in (np.asarray(words, dtype=np.float64) / scale).tolist():
+        pad = padding * (y1 - y0)
+        if padding > 0:
+            pad = max(1.0, pad)
+        left = max(0, int(np.floor(x0 - pad)))
+        top = max(0, int(np.floor(y0 - pad)))
+        right = min(page_width, int(np.ceil(x1 + pad)))
+        bottom = min(page_height, int(np.ceil(y1 + pad)))
+        if right > left and bottom > top:
+            boxes.append(WordBox(x=left, y=top, width=right - left, height=bottom - top))
+    return boxes
+
+
+def reading_order(boxes: list[WordBox]) -> list[WordBox]:
+    """Lines top to bottom, words left to right within a line.
+
+    A box joins the current line while its vertical centre lies within the line's
+    running extent; a box lower down starts the next line.
+    """
+    if not boxes:
+        return []
+    by_centre = sorted(boxes, key=lambda b: (b.y + b.height / 2, b.x))
+    lines: list[list[WordBox]] = []
+    line_top = line_bottom = 0.0
+    for box in by_centre:
+        centre = box.y + box.height / 2
+        if lines and centre <= line_bottom and centre >= line_top:
+            lines[-1].append(box)
+            line_top = max(line_top, box.y)
+            line_bottom = min(line_bottom, box.bottom)
+        else:
+            lines.append([box])
+            line_top, line_bottom = box.y, box.bottom
+    return [box for line in lines for box in sorted(line, key=lambda b: b.x)]

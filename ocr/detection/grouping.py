@@ -1,0 +1,157 @@
+"""Character boxes grouped into words along lines, shared by the word detectors."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class GroupingConfig(Protocol):
+    """The knobs `group_words` reads (both detectors' configs have them)."""
+
+    min_char_height: int
+    max_char_height: int
+    min_vertical_overlap: float
+    phrase_gap: float
+    max_gap: float
+    min_gap: float
+    gap_contrast: float
+    max_height_ratio: float
+    min_word_height: int
+    min_word_width: int
+
+
+class _UnionFind:
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+
+    def find(self, item: int) -> int:
+        root = item
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[item] != root:
+            self.parent[item], item = root, self.parent[item]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a != root_b:
+            self.parent[root_b] = root_a
+
+
+def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
+    """Character boxes joined into words; N×4 array of (x0, y0, x1, y1).
+
+    Two steps, because the space between words depends on the font: first characters
+    that sit on one line close together are chained into phrases, then each phrase is cut
+    at the gaps that are wide for that phrase (an inter-word space is a few times the
+    usual gap between its letters).
+    """
+    if len(chars) == 0:
+        return np.zeros((0, 4), dtype=np.int64)
+    order = np.argsort(chars[:, 0], kind="stable")
+    x0 = chars[order, 0].astype(np.int64)
+    y0 = chars[order, 1].astype(np.int64)
+    x1 = x0 + chars[order, 2]
+    y1 = y0 + chars[order, 3]
+    heights = chars[order, 3].astype(np.float64)
+    small = heights < config.min_char_height
+    # The furthest right a partner may start: the gap limit scaled by the tallest partner
+    # this box may join (punctuation may join anything that covers it).
+    tallest_partner = np.where(small, config.max_char_height, heights * config.max_height_ratio)
+    reach = x1 + config.phrase_gap * tallest_partner
+    sets = _UnionFind(len(order))
+    for i in range(len(order)):
+        stop = int(np.searchsorted(x0, reach[i], side="right"))
+        if stop <= i + 1:
+            continue
+        j = np.arange(i + 1, stop)
+        taller = np.maximum(heights[i], heights[j])
+        shorter = np.minimum(heights[i], heights[j])
+        overlap = np.minimum(y1[i], y1[j]) - np.maximum(y0[i], y0[j])
+        gap = x0[j] - x1[i]
+        either_small = small[i] | small[j]
+        joins = (
+            (overlap >= config.min_vertical_overlap * shorter)
+            & (gap <= config.phrase_gap * taller)
+            & (
+                (~either_small & (taller <= config.max_height_ratio * shorter))
+                | (either_small & (overlap >= shorter))
+            )
+        )
+        for k in j[joins]:
+            sets.union(i, int(k))
+    roots = np.fromiter((sets.find(i) for i in range(len(order))), dtype=np.int64)
+    members_by_root: dict[int, list[int]] = {}
+    for index, root in enumerate(roots.tolist()):
+        members_by_root.setdefault(root, []).append(index)
+
+    words: list[tuple[int, int, int, int]] = []
+    for members in members_by_root.values():
+        idx = np.asarray(members)  # already sorted by x0
+        if np.all(small[idx]):
+            continue  # a cluster of specks
+        # Glyphs: runs of members whose x ranges overlap (a letter and its nested
+        # regions, an "i" and its dot); the gaps between glyphs decide the cuts.
+        ends = np.maximum.accumulate(x1[idx])
+        gaps = x0[idx[1:]] - ends[:-1]
+        starts = np.concatenate(([0], np.flatnonzero(gaps > 0) + 1))
+        # The median over all regions, nested ones included, is nearer to the x-height
+        # than to the glyph height: the scale that word spaces follow.
+        height = float(np.median(heights[idx][~small[idx]]))
+        glyph_gaps = gaps[starts[1:] - 1]
+        cuts = starts[1:][_word_gaps(glyph_gaps, height, config)]
+        for piece in np.split(idx, cuts):
+            if np.all(small[piece]):
+                continue  # a lone dot or comma cut off its word
+            words.append(
+                (
+                    int(x0[piece].min()),
+                    int(y0[piece].min()),
+                    int(x1[piece].max()),
+                    int(y1[piece].max()),
+                )
+            )
+    if not words:
+        return np.zeros((0, 4), dtype=np.int64)
+    boxes = np.asarray(words, dtype=np.int64)
+    keep = ((boxes[:, 3] - boxes[:, 1]) >= config.min_word_height) & (
+        (boxes[:, 2] - boxes[:, 0]) >= config.min_word_width
+    )
+    return boxes[keep]
+
+
+def _word_gaps(gaps: np.ndarray, height: float, config: GroupingConfig) -> np.ndarray:
+    """Which gaps inside a phrase separate words (a boolean per gap)."""
+    if len(gaps) == 0:
+        return np.zeros(0, dtype=bool)
+    separation = getattr(config, "cluster_separation", 0.0)
+    if separation > 0 and len(gaps) >= 3:
+        cuts = _clustered_word_gaps(gaps, height, separation)
+        if cuts is not None:
+            return (gaps > config.max_gap * height) | (cuts & (gaps > config.min_gap * height))
+    letter_gap = float(np.median(gaps))
+    wide = gaps > config.max_gap * height
+    relatively_wide = (gaps > config.min_gap * height) & (
+        gaps > config.gap_contrast * max(letter_gap, 1.0)
+    )
+    return wide | relatively_wide
+
+
+def _clustered_word_gaps(gaps: np.ndarray, height: float, separation: float) -> np.ndarray | None:
+    """The gaps above the phrase's own threshold between letter and word gaps (Otsu's
+    split of its gap sizes), or None when the two groups are less than `separation` ×
+    the character height apart (a phrase of one word, or spacing too even to tell)."""
+    ordered = np.sort(gaps.astype(np.float64))
+    count = len(ordered)
+    sums = np.cumsum(ordered)
+    low_sizes = np.arange(1, count)
+    mean_low = sums[:-1] / low_sizes
+    mean_high = (sums[-1] - sums[:-1]) / (count - low_sizes)
+    between = low_sizes * (count - low_sizes) * (mean_high - mean_low) ** 2
+    best = int(np.argmax(between))
+    if mean_high[best] - mean_low[best] < separation * height:
+        return None
+    threshold = (ordered[best] + ordered[best + 1]) / 2
+    return gaps > threshold
