@@ -11,6 +11,7 @@ from django.contrib.auth import signals as auth_signals
 
 import audit
 from accounts import services, sessions
+from audit.models import Outcome
 
 LOCKOUT_USERNAME_MAX = 150
 
@@ -62,6 +63,7 @@ def _audit_failed(sender, credentials, request=None, **kwargs) -> None:
         actor=None,
         action="accounts.sign_in_failed",
         data={"username": _attempted_username(credentials)},
+        outcome=Outcome.FAILURE,
     )
 
 
@@ -71,6 +73,7 @@ def _audit_lockout(sender, request, username, ip_address, **kwargs) -> None:
         action="accounts.lockout",
         data={"username": str(username or "")[:LOCKOUT_USERNAME_MAX]},
         ip_address=ip_address,
+        outcome=Outcome.FAILURE,
     )
 
 
@@ -79,12 +82,15 @@ def _mark_mfa_step(sender, request, user, method, **kwargs) -> None:
         sessions.mark_mfa_complete(request.session, user_id=user.pk)
 
 
-def _audit_mfa(action: str, request, user, authenticator, **data) -> None:
+def _audit_mfa(
+    action: str, request, user, authenticator, *, outcome: str = Outcome.SUCCESS, **data
+) -> None:
     audit.record(
         actor=user,
         action=action,
         target=user,
         data={"type": getattr(authenticator, "type", ""), **data},
+        outcome=outcome,
     )
 
 
@@ -115,4 +121,4 @@ def _mfa_used(sender, request, user, authenticator, **kwargs) -> None:
 
 
 def _mfa_failed(sender, request, user, authenticator=None, **kwargs) -> None:
-    _audit_mfa("accounts.mfa_failed", request, user, authenticator)
+    _audit_mfa("accounts.mfa_failed", request, user, authenticator, outcome=Outcome.FAILURE)

@@ -5,6 +5,7 @@ from rest_framework import authentication, exceptions
 import audit
 from annotations.models import ServiceToken
 from annotations.services import TOKEN_PREFIX, hash_token
+from audit.throttled import record_refusal
 
 
 class ServicePrincipal:
@@ -43,10 +44,9 @@ class ServiceTokenAuthentication(authentication.BaseAuthentication):
             token_hash=hash_token(raw), revoked_at__isnull=True
         ).first()
         if token is None:
-            audit.record(
-                actor=None,
+            # One event per address and minute, however many attempts (audit.throttled).
+            record_refusal(
                 action="annotations.service_token_refused",
-                outcome="denied",
                 data={"prefix": raw[:12], "method": request.method, "path": request.path[:200]},
             )
             raise exceptions.AuthenticationFailed("Invalid or revoked service token.")

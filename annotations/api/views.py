@@ -12,6 +12,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+import audit
 from annotations import selectors, services
 from annotations.api.permissions import (
     CanWithdrawDonations,
@@ -19,8 +20,13 @@ from annotations.api.permissions import (
     IsDonationService,
     IsPerson,
 )
+from annotations.crypto import DecryptionError
 from annotations.images import ImageRejected, normalize_image
 from annotations.models import DocumentKind, Label, LabelKind, Task
+from audit.models import Outcome
+
+# A crop whose stored blob fails its authentication tag, or is gone from storage.
+DAMAGED_BLOB_ERRORS = (DecryptionError, FileNotFoundError)
 
 
 class CropSerializer(serializers.Serializer):
@@ -66,6 +72,12 @@ class DonationCreateApi(APIView):
                 status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
                 if rejected.too_large
                 else status.HTTP_400_BAD_REQUEST
+            )
+            audit.record(
+                actor=request.auth,
+                action="annotations.donation_rejected",
+                outcome=Outcome.FAILURE,
+                data={"reason": rejected.message, "bytes": upload.size},
             )
             return Response({"detail": rejected.message, "field": "image"}, status=code)
         donation = services.donation_create(
@@ -359,8 +371,30 @@ class CropImageApi(LoopApiView):
     def get(self, request, crop_id: int):
         crop = selectors.crop_get_for_viewer(user=request.user, crop_id=crop_id)
         if crop is None:
+            audit.record(
+                actor=request.user,
+                action="annotations.crop_image_denied",
+                target_type="annotations.wordcrop",
+                target_id=crop_id,
+                outcome=Outcome.DENIED,
+            )
             raise NotFound("No such crop, or it is not leased to you.")
-        png = services.crop_image_read(user=request.user, crop=crop)
+        try:
+            png = services.crop_image_read(user=request.user, crop=crop)
+        except DAMAGED_BLOB_ERRORS:
+            audit.record(
+                actor=request.user,
+                action="annotations.crop_image_damaged",
+                target=crop,
+                outcome=Outcome.FAILURE,
+            )
+            return json_response(
+                {
+                    "detail": "The stored image of this crop is damaged or missing; "
+                    "it cannot be shown."
+                },
+                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            )
         response = HttpResponse(png, content_type="image/png")
         response["Cache-Control"] = "no-store"
         response["X-Content-Type-Options"] = "nosniff"
