@@ -23,6 +23,7 @@ app.conf.task_default_queue = "default"
 app.conf.task_routes = {
     "ocr_bridge.detect_words": {"queue": "ocr"},
     "ocr_bridge.prefill_crops": {"queue": "ocr"},
+    "ocr_bridge.recut_donation": {"queue": "ocr"},
     "ocr_bridge.reprefill_crops": {"queue": "ocr"},
     "ocr_bridge.retrain*": {"queue": "training"},
     "ocr_bridge.evaluate*": {"queue": "training"},

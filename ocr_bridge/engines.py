@@ -67,6 +67,16 @@ class CrnnEngine:
         self.version = version or f"synth-1/{self._predictor.weights_sha256[:12]}"
         self._lock = threading.Lock()  # one batch at a time: torch's thread count is global
 
+    @property
+    def predictor(self):
+        """The predictor itself, for readers that batch on their own (``ocr.page``);
+        hold ``lock`` while using it."""
+        return self._predictor
+
+    @property
+    def lock(self) -> threading.Lock:
+        return self._lock
+
     def recognize(self, crops: Sequence[Image.Image]) -> list[Recognition]:
         if not crops:
             return []

@@ -7,8 +7,8 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 
-from annotations.services import donation_fail
-from ocr_bridge import learning, services
+from annotations.services.donations import donation_fail
+from ocr_bridge import learning, recut, services
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +31,30 @@ def _run_step(task, step, donation_id: str) -> bool:
     return False
 
 
+# The page reader decides each word with the recognizer's confidence, so detection and
+# reading are one step: the donation's whole pipeline runs in this one task. Its name
+# stays: annotations enqueues it by name on upload, the stalled sweep re-sends it.
 @shared_task(name="ocr_bridge.detect_words", bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def detect_words(self, donation_id: str) -> None:
-    if _run_step(self, services.donation_detect_words, donation_id):
-        prefill_crops.delay(donation_id)
+    _run_step(self, services.donation_process, donation_id)
 
 
+# What a donation cut before the page reader still waits for (an older release queued it
+# after its own detection): the prefill and the tasks. Safe on any donation.
 @shared_task(name="ocr_bridge.prefill_crops", bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def prefill_crops(self, donation_id: str) -> None:
-    _run_step(self, services.donation_prefill, donation_id)
+    _run_step(self, services.donation_process, donation_id)
+
+
+@shared_task(name="ocr_bridge.recut_donation", bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def recut_donation(self, donation_id: str) -> None:
+    """A ready page read again with the current reader; labeled crops are kept."""
+    try:
+        recut.donation_recut(donation_id=donation_id)
+    except TRANSIENT_ERRORS as exc:
+        if self.request.retries < MAX_RETRIES:
+            raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc
+        raise
 
 
 @shared_task(name="ocr_bridge.requeue_stalled_donations")

@@ -62,7 +62,7 @@ def test_pipeline_reads_and_writes_crops_through_s3(s3_storage, service_token):
     from ocr_bridge import services
 
     donation = make_donation(source=service_token, seed=9)
-    services.donation_detect_words(donation_id=donation.pk)
+    services.donation_read_page(donation_id=donation.pk)
 
     keys = {obj["Key"] for obj in s3_storage.list_objects_v2(Bucket=BUCKET)["Contents"]}
     crop_names = set(donation.crops.values_list("image_name", flat=True))

@@ -1,22 +1,22 @@
-"""The OCR pipeline on real synthetic documents, with the configured (real) OCR engine."""
+"""The OCR pipeline on real synthetic documents: the real page reader, the configured
+(real) prefill engine."""
 
 import pytest
 
 from annotations import blobs
 from annotations.models import Donation, DonationStatus, Task, WordCrop
-from annotations.services import donation_start_processing
+from annotations.services.donations import donation_start_processing
 from audit.models import AuditEvent
+from ocr.detector import DETECTOR_VERSION
 from ocr_bridge import services, tasks
-from ocr_bridge.engines import get_engine
 from tests.factories import make_donation
 
 
 def _run_pipeline(donation_id) -> None:
-    if services.donation_detect_words(donation_id=donation_id):
-        services.donation_prefill(donation_id=donation_id)
+    services.donation_process(donation_id=donation_id)
 
 
-def test_a_receipt_becomes_prefilled_crops_with_tasks(service_token, settings):
+def test_a_receipt_becomes_prefilled_crops_with_tasks(service_token):
     donation = make_donation(source=service_token, kind="receipt", seed=3)
 
     _run_pipeline(donation.pk)
@@ -26,7 +26,7 @@ def test_a_receipt_becomes_prefilled_crops_with_tasks(service_token, settings):
     crops = list(donation.crops.order_by("index"))
     assert len(crops) >= 10
     assert all(crop.prefilled_at is not None for crop in crops)
-    engine = get_engine(settings.OCR_ENGINE)
+    engine, _ = services.prefill_readers()
     assert {(crop.prefill_engine, crop.prefill_engine_version) for crop in crops} == {
         (engine.name, engine.version)
     }
@@ -43,11 +43,15 @@ def test_a_receipt_becomes_prefilled_crops_with_tasks(service_token, settings):
     first = crops[0]
     png = blobs.blob_get(donation=donation, name=first.image_name)
     assert png.startswith(b"\x89PNG")
-    # The worker's reads of image bytes are on the audit trail.
-    actions = set(
-        AuditEvent.objects.filter(target_id=str(donation.pk)).values_list("action", flat=True)
-    )
-    assert {"ocr_bridge.document_read", "ocr_bridge.crops_read"} <= actions
+    # Each crop says how the page reader made it, and which detector found it.
+    assert {crop.detector_version for crop in crops} == {DETECTOR_VERSION}
+    assert all(crop.decision and crop.line is not None for crop in crops)
+    assert [crop.line for crop in crops] == sorted(crop.line for crop in crops)
+    assert donation.words_rejected is not None
+    # The worker's read of the page's bytes is on the audit trail.
+    assert AuditEvent.objects.filter(
+        action="ocr_bridge.document_read", target_id=str(donation.pk)
+    ).exists()
 
 
 def test_running_the_pipeline_twice_changes_nothing(service_token):
@@ -60,7 +64,7 @@ def test_running_the_pipeline_twice_changes_nothing(service_token):
 
     _run_pipeline(donation.pk)
     tasks.detect_words.apply(args=[str(donation.pk)])
-    tasks.prefill_crops.apply(args=[str(donation.pk)])
+    tasks.prefill_crops.apply(args=[str(donation.pk)])  # what an older release queued
 
     after = list(
         WordCrop.objects.filter(donation=donation).values_list("pk", "prefill_text", "prefilled_at")
@@ -69,22 +73,17 @@ def test_running_the_pipeline_twice_changes_nothing(service_token):
     assert list(Task.objects.values_list("pk", flat=True)) == tasks_before
 
 
-def test_a_redelivered_detect_after_a_crash_reuses_the_stored_crops(service_token, monkeypatch):
-    # Given a worker that stored the crops and died before prefilling
+def test_a_redelivered_message_after_a_crash_reuses_the_stored_crops(service_token):
+    # Given a worker that stored the crops and died before opening their tasks
     donation = make_donation(source=service_token, seed=5)
-    services.donation_detect_words(donation_id=donation.pk)
+    services.donation_read_page(donation_id=donation.pk)
     crop_ids = list(
         WordCrop.objects.filter(donation=donation).order_by("pk").values_list("pk", flat=True)
     )
 
-    # When the message is delivered again
-    handed_over = []
-    monkeypatch.setattr(tasks.prefill_crops, "delay", handed_over.append)
+    # When the message is delivered again, it queues the same crops
     tasks.detect_words.apply(args=[str(donation.pk)])
 
-    # Then it hands over to the prefill step, which prefills the same crops
-    assert handed_over == [str(donation.pk)]
-    tasks.prefill_crops.apply(args=handed_over)
     donation.refresh_from_db()
     assert donation.status == DonationStatus.READY
     assert (
@@ -115,7 +114,6 @@ def test_a_failing_engine_fails_the_donation_not_leaves_it_processing(service_to
     donation = make_donation(source=service_token, seed=7)
 
     tasks.detect_words.apply(args=[str(donation.pk)])
-    tasks.prefill_crops.apply(args=[str(donation.pk)])
 
     donation.refresh_from_db()
     assert donation.status == DonationStatus.FAILED

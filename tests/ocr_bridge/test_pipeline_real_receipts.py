@@ -4,7 +4,7 @@ import pytest
 
 from annotations.images import normalize_image
 from annotations.models import DonationStatus
-from annotations.services import donation_create
+from annotations.services.donations import donation_create
 from ocr_bridge import services
 from tests.shared_data import shared_data_dir
 
@@ -32,8 +32,7 @@ def test_real_receipts_become_prefilled_crops_that_find_their_words(service_toke
         donation = donation_create(
             source=service_token, kind="receipt", image=normalize_image(scan.read_bytes())
         )
-        assert services.donation_detect_words(donation_id=donation.pk)
-        assert services.donation_prefill(donation_id=donation.pk)
+        assert services.donation_process(donation_id=donation.pk)
 
         donation.refresh_from_db()
         assert donation.status == DonationStatus.READY
