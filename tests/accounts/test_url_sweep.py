@@ -129,6 +129,8 @@ PROJECT_ROUTES: dict[str, dict[str, int]] = {
     "model-list": only({ML, ADMIN}, 200),
     "model-retrain": only({ML}, 405),
     "model-promote": only({ML}, 405),
+    # a donation's page text: ML engineers (and the token that sent it); others 404
+    "donation-text": only({ML}, 200, others=404),
     "models:page": only({ML, ADMIN}, 200, others=404),
     "models:retrain": only({ML}, 405, others=404),
     "models:promote": only({ML}, 405, others=404),
