@@ -3,8 +3,9 @@
 A folder in the SROIE layout (`NAME.jpg` + `NAME.box.csv`, one text segment per row:
 `x1,y1,...,x4,y4,transcript`) is read page by page, by our reader (`ocr.page.read_page`),
 by Tesseract's own full-page OCR (`--engine tesseract`) or by our recognizer on the true
-segment boxes (`--oracle-boxes`: the ceiling the recognizer sets). Each page's words are
-compared with its transcripts as bags of whitespace-split words:
+word boxes (`--oracle-boxes`: the ceiling the recognizer sets; SROIE's boxes are of lines
+and phrases, so each is cut into its words at its widest ink gaps, `word_boxes`). Each
+page's words are compared with its transcripts as bags of whitespace-split words:
 
 - a multiset match (a word found twice where the page has it once counts once),
   case-insensitive (`*_nocase`, the headline: SROIE's annotators wrote most text in upper
@@ -155,6 +156,36 @@ def load_segments(csv_path: Path) -> list[Segment]:
     return segments
 
 
+def word_boxes(segment: Segment, gray: np.ndarray | None = None) -> list[WordBox]:
+    """The segment's box cut into one box per word: the true word boxes SROIE does not
+    give, for `--oracle-boxes`. With the page, a segment of n words is cut at its n - 1
+    widest ink gaps (`ocr.page.transform.ink_gaps`); without it, or when the ink has too
+    few gaps, in proportion to the characters before and in each word."""
+    text = segment.text
+    box = segment.box
+    words = text.split()
+    if gray is not None and len(words) > 1:
+        from ocr.page.transform import ink_gaps, split_boxes
+
+        pixels = gray[box.y : box.bottom, box.x : box.right]
+        gaps = ink_gaps(pixels)
+        if len(gaps) >= len(words) - 1:
+            pieces = split_boxes(box, gaps, len(words))
+            if len(pieces) == len(words):
+                return pieces
+    pitch = box.width / max(1, len(text))
+    boxes = []
+    position = 0
+    for word in words:
+        start = text.index(word, position)
+        position = start + len(word)
+        left = box.x + round(start * pitch)
+        right = box.x + round(position * pitch)
+        if right > left:
+            boxes.append(WordBox(left, box.y, right - left, box.height))
+    return boxes
+
+
 def sroie_pages(data: Path, *, half: str = "all", limit: int | None = None) -> list[Path]:
     """The images of a folder in the SROIE layout that have transcripts, of one half."""
     images = [p for p in data.glob("*.jpg") if p.with_name(p.stem + ".box.csv").is_file()]
@@ -206,7 +237,8 @@ def make_page_reader(
 
         def oracle(page: np.ndarray, segments: list[Segment]) -> list[str]:
             gray = to_gray(page)
-            readings = predictor.predict([crop(gray, s.box) for s in segments])
+            boxes = [box for s in segments for box in word_boxes(s, gray)]
+            readings = predictor.predict([crop(gray, box) for box in boxes])
             return [r.text for r in readings]
 
         return oracle

@@ -24,6 +24,7 @@ space in it) and is taken greedily, largest gain first, each word in at most one
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -181,6 +182,31 @@ def _neighbour_pairs(first) -> list[tuple[int, int]]:
     return pairs
 
 
+def joined_reading(text: str, pieces: Sequence[str]) -> bool:
+    """Whether a combined reading is one token that the pieces are parts of: no space in
+    it, and either punctuation inside it (a price's point, a date's slash, a code's
+    hyphen: what a detector drops between two pieces) or a lexicon word that not every
+    piece is ("B" + "read" → "Bread"). Two words read without their space ("20pockets",
+    "taxcode") are neither."""
+    if not text or " " in text:
+        return False
+    inner = text.strip(_EDGE_PUNCTUATION)
+    if any(not char.isalnum() for char in inner):
+        return True
+    lexicon = _lexicon()
+    return len(inner) >= 3 and text in lexicon and not all(p in lexicon for p in pieces)
+
+
+_EDGE_PUNCTUATION = "".join(chr(c) for c in range(33, 127) if not chr(c).isalnum())
+
+
+@functools.cache
+def _lexicon():
+    from ocr.recognition.lexicon import load
+
+    return load()
+
+
 def _choose(first, candidates, readings, config: ReaderConfig) -> list:
     # Per word: the best of its first reading, its re-reads and splits.
     best: dict[int, tuple[float, list]] = {i: (r.confidence, [r]) for i, r in enumerate(first)}
@@ -190,7 +216,7 @@ def _choose(first, candidates, readings, config: ReaderConfig) -> list:
             continue
         score = geometric_mean([w.confidence for w in words])
         if candidate.kind == "combine":
-            if " " not in words[0].text:
+            if joined_reading(words[0].text, [first[m].text for m in candidate.members]):
                 combos.append((candidate, words, score))
             continue
         (i,) = candidate.members
