@@ -321,7 +321,15 @@ if REDIS_URL:
     # request, and nothing lost if Redis restarts.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # No Redis: the database is the cache every process shares. uWSGI runs several
+    # workers, and a cache per process let each accept a used TOTP code again and count
+    # throttles on its own. `migrate` creates the table (accounts.apps, post_migrate).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "dropturk_cache",
+        }
+    }
 
 # --- OCR.
 OCR_ENGINE = os.environ.get("OCR_ENGINE", "crnn")
