@@ -32,7 +32,7 @@ class DecryptionError(Exception):
 def _master_key() -> bytes:
     encoded = settings.DROPTURK_MASTER_KEY
     if not encoded:
-        from dropturk.local_secrets import load_or_create_master_key
+        from dbkit.local_secrets import load_or_create_master_key
 
         encoded = load_or_create_master_key(settings.DROPTURK_MASTER_KEY_FILE)
     try:

@@ -17,7 +17,7 @@ from audit import context
 from audit.actions import ACTIONS
 from audit.chain import content_hash
 from audit.models import ActorType, AuditEvent, Outcome
-from dropturk import prepared
+from dbkit import prepared
 
 # Keys whose values could carry a donation's text; personal data stays out of the trail.
 FORBIDDEN_DATA_KEYS = frozenset({"text", "transcription", "prefill_text", "image", "password"})

@@ -1,9 +1,14 @@
-"""Server-side prepared statements for the few statements every request of a loop runs.
+"""The one way into hand-written SQL: statements PostgreSQL prepares once per session.
 
-PostgreSQL spends more CPU planning the annotator loop's statements than running them
-(the lease: 0.3 ms planning, 0.1 ms execution). A ``Prepared`` statement is PREPAREd once
-per database session, on its first use there, and EXECUTEd from then on. On other
-databases (SQLite, for ``make run``) the SQL runs as it is.
+PostgreSQL spends more CPU planning the annotator loop's statements than running them,
+and the ORM's compile of them cost more than both. A ``Prepared`` statement is PREPAREd
+once per database session, on its first use there, and EXECUTEd from then on.
+
+Hand-written SQL runs on PostgreSQL only. Each app keeps its statements in one module
+(``annotations/loop_sql.py``, ``quality/consensus_sql.py``, ``audit/insert_sql.py``), each
+next to its ORM twin, joined by ``by_backend``: the statement where ``fast_sql()`` holds,
+the ORM elsewhere (SQLite for ``make run``). Rows come back with the ORM's types
+(``model_from_row``); a test per statement runs both twins on the same data and compares.
 
 The SQL is written with ``%(name)s`` placeholders as for any Django cursor; columns are
 named explicitly (no ``SELECT *``), so that a migration that adds a column never changes
@@ -12,8 +17,9 @@ when a table it uses changes.
 """
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 
 from django.db import connection as default_connection
 from django.db import connections, router
@@ -23,19 +29,38 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 # Every prepared statement by name: what an ``EXECUTE name(...)`` in a query log runs.
 REGISTRY: dict[str, "Prepared"] = {}
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fast_sql(connection=None) -> bool:
+    """Whether the hand-written statements run on ``connection`` (the default one)."""
+    return (connection or default_connection).vendor == "postgresql"
+
+
+def by_backend(fast: Callable[P, R], portable: Callable[P, R]) -> Callable[P, R]:
+    """One function: ``fast`` (hand-written SQL) on PostgreSQL, ``portable`` (the ORM)
+    elsewhere. Both twins stay importable by name, so a test can run both and compare."""
+
+    @wraps(portable)
+    def either(*args: P.args, **kwargs: P.kwargs) -> R:
+        if default_connection.vendor == "postgresql":
+            return fast(*args, **kwargs)
+        return portable(*args, **kwargs)
+
+    either.fast = fast
+    either.portable = portable
+    return either
+
 
 class Prepared:
-    def __init__(self, name: str, sql: str, *, row_lock: str = "") -> None:
-        """``row_lock``: a trailing locking clause (``FOR UPDATE ...``) for PostgreSQL
-        only; SQLite has none and needs none (its IMMEDIATE transactions take the write
-        lock of the whole database at BEGIN)."""
+    """A PostgreSQL statement with ``%(name)s`` placeholders, prepared per session."""
+
+    def __init__(self, name: str, sql: str) -> None:
         self.name = name
-        self.portable_sql = sql
-        self.sql = f"{sql} {row_lock}" if row_lock else sql
-        self.parameters: list[str] = list(dict.fromkeys(_PLACEHOLDER.findall(self.sql)))
-        numbered = _PLACEHOLDER.sub(
-            lambda match: f"${self.parameters.index(match[1]) + 1}", self.sql
-        )
+        self.sql = sql
+        self.parameters: list[str] = list(dict.fromkeys(_PLACEHOLDER.findall(sql)))
+        numbered = _PLACEHOLDER.sub(lambda match: f"${self.parameters.index(match[1]) + 1}", sql)
         self._prepare = f"PREPARE {name} AS {numbered}"
         arguments = ", ".join(f"%({parameter})s" for parameter in self.parameters)
         self._execute = f"EXECUTE {name}({arguments})" if arguments else f"EXECUTE {name}"
@@ -45,13 +70,30 @@ class Prepared:
         """Runs the statement on ``cursor`` (a cursor of ``connection``, the default one)."""
         connection = connection or default_connection
         if connection.vendor != "postgresql":
-            cursor.execute(self.portable_sql, params)
-            return
+            raise NotImplementedError(
+                f"{self.name} is PostgreSQL's; call its ORM twin through dbkit.by_backend"
+            )
         prepared = _prepared_in_session(connection)
         if self.name not in prepared:
             cursor.execute(self._prepare)
             prepared.add(self.name)
         cursor.execute(self._execute, params)
+
+    def fetchall(self, params: Mapping[str, Any]) -> list[tuple]:
+        with default_connection.cursor() as cursor:
+            self.execute(cursor, params)
+            return cursor.fetchall()
+
+    def fetchone(self, params: Mapping[str, Any]) -> tuple | None:
+        with default_connection.cursor() as cursor:
+            self.execute(cursor, params)
+            return cursor.fetchone()
+
+    def run(self, params: Mapping[str, Any]) -> int:
+        """Executes a statement that returns no rows; returns how many rows it changed."""
+        with default_connection.cursor() as cursor:
+            self.execute(cursor, params)
+            return cursor.rowcount
 
 
 def _prepared_in_session(connection) -> set[str]:
@@ -66,6 +108,30 @@ def _prepared_in_session(connection) -> set[str]:
         known = (session, set())
         connection._dropturk_prepared = known
     return known[1]
+
+
+def model_from_row(model, attnames: Sequence[str], row: Sequence[Any], *, connection=None):
+    """A model instance from a hand-written row, with the values the ORM would give.
+
+    psycopg2 (as Django configures it) hands back UUIDs and time-zone-aware datetimes;
+    what it hands back as text (jsonb through a Django cursor) passes through the
+    field's own ``from_db_value``, as a queryset's row would.
+    """
+    connection = connection or default_connection
+    values = []
+    for attname, value in zip(attnames, row, strict=True):
+        values.append(decode_field(model, attname, value, connection=connection))
+    return model.from_db(connection.alias, list(attnames), values)
+
+
+def decode_field(model, name: str, value: Any, *, connection=None) -> Any:
+    """One column (``name``: a field's name or attname) of a hand-written row as the ORM
+    gives it."""
+    field = model._meta.get_field(name)
+    from_db = getattr(field, "from_db_value", None)
+    if from_db is None or value is None:
+        return value
+    return from_db(value, None, connection or default_connection)
 
 
 _INSERTS: dict[tuple[str, str | None], Prepared] = {}
@@ -95,15 +161,8 @@ def _insert_statement(model, upsert_on: str | None) -> Prepared:
     return statement
 
 
-def insert(instance, *, upsert_on: str | None = None) -> None:
-    """``instance.save(force_insert=True)`` through a prepared statement; sets its pk.
-
-    With ``upsert_on`` (a unique field), a row that has the same value is updated
-    instead, as ``bulk_create(update_conflicts=True)`` would. No model signals are sent
-    (none of the models written this way has receivers). Values pass through each
-    field's own ``pre_save`` and ``get_db_prep_save``, exactly as ``save`` would. Both
-    PostgreSQL and SQLite (3.35+) understand RETURNING and ON CONFLICT.
-    """
+def insert_sql(instance, *, upsert_on: str | None = None) -> None:
+    """``insert`` through a prepared statement (PostgreSQL)."""
     model = type(instance)
     statement = _insert_statement(model, upsert_on)
     connection = connections[router.db_for_write(model)]
@@ -117,3 +176,35 @@ def insert(instance, *, upsert_on: str | None = None) -> None:
         instance.pk = cursor.fetchone()[0]
     instance._state.adding = False
     instance._state.db = connection.alias
+
+
+def insert_orm(instance, *, upsert_on: str | None = None) -> None:
+    """``insert`` through the ORM (any database)."""
+    model = type(instance)
+    if upsert_on is None:
+        instance.save(force_insert=True)
+        return
+    target = model._meta.get_field(upsert_on)
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    values = {field.attname: getattr(instance, field.attname) for field in fields}
+    key = {target.attname: values.pop(target.attname)}
+    row, _ = model.objects.update_or_create(**key, defaults=values)
+    instance.pk = row.pk
+    instance._state.adding = False
+    instance._state.db = row._state.db
+
+
+def insert(instance, *, upsert_on: str | None = None) -> None:
+    """``instance.save(force_insert=True)``, prepared once per session on PostgreSQL; sets
+    its pk.
+
+    With ``upsert_on`` (a unique field), a row that has the same value is updated
+    instead. No model signals are sent on PostgreSQL (none of the models written this way
+    has receivers). Values pass through each field's own ``pre_save`` and
+    ``get_db_prep_save``, exactly as ``save`` would.
+    """
+    model = type(instance)
+    if connections[router.db_for_write(model)].vendor == "postgresql":
+        insert_sql(instance, upsert_on=upsert_on)
+    else:
+        insert_orm(instance, upsert_on=upsert_on)

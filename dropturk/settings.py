@@ -476,6 +476,6 @@ LOGGING = {
 }
 
 if not SECRET_KEY:
-    from dropturk.local_secrets import load_or_create_secret_key
+    from dbkit.local_secrets import load_or_create_secret_key
 
     SECRET_KEY = load_or_create_secret_key(SECRETS_DIR / "secret_key")

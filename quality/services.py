@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
 import audit
 from annotations.models import Label, LabelKind, Task, TaskStatus, WordCrop
-from dropturk import prepared
-from quality import selectors
+from dbkit import prepared
+from quality import consensus_sql, selectors
 from quality.consensus import Vote, accuracy_and_cer, consensus, estimate_reliability, normalize
 from quality.models import (
     AnnotatorStats,
@@ -40,7 +40,7 @@ from quality.models import (
 
 FLAGS = ("rotated", "non_english", "unreadable")
 # The labels consensus counts: annotators' (not gold answers) and reviewers' fixes.
-COUNTED_KINDS = (LabelKind.ANNOTATION, LabelKind.REVIEW)
+COUNTED_KINDS = consensus_sql.COUNTED_KINDS
 # Below this many crops of evidence (gold, or labeled by several), nobody is flagged.
 MIN_EVIDENCE = 5
 REVIEW_LEASE = timedelta(minutes=10)
@@ -189,43 +189,16 @@ def crop_consensus_decide(*, task: Task, labels: list[Label] | None = None) -> C
         review_lease_expires_at=None,
         updated_at=timezone.now(),
     )
-    # One statement, prepared once per database session (this runs inside most submits):
-    # insert, or update the crop's row.
+    # Insert, or update the crop's row: one statement prepared once per database session
+    # on PostgreSQL (this runs inside most submits).
     prepared.insert(row, upsert_on="crop")
     return row
-
-
-_LABEL_FIELDS = list(Label._meta.concrete_fields)
-_LABEL_ATTNAMES = [field.attname for field in _LABEL_FIELDS]
-# Read on every second label of the annotator loop: prepared, as the ORM's compile of it
-# cost more than PostgreSQL's run. Columns named, not ``*`` (see ``dropturk.prepared``).
-_COUNTED_LABELS = prepared.Prepared(
-    "dropturk_counted_labels",
-    f"""
-    SELECT {", ".join(f'label."{field.column}"' for field in _LABEL_FIELDS)}
-    FROM {Label._meta.db_table} label
-    WHERE label.task_id = %(task)s AND label.kind = ANY(%(kinds)s)
-      AND NOT EXISTS (
-        SELECT 1 FROM {Label._meta.db_table} later WHERE later.revises_id = label.id
-      )
-    ORDER BY label.id
-    """,  # noqa: S608  our own model's table and columns
-)
 
 
 def counted_labels(*, task_id: int) -> list[Label]:
     """The task's labels that count toward its decision (not replaced by a correction,
     not gold answers), oldest first."""
-    if connection.vendor != "postgresql":  # the driver's types need Django's converters
-        return list(
-            Label.objects.filter(
-                task_id=task_id, revision__isnull=True, kind__in=COUNTED_KINDS
-            ).order_by("id")
-        )
-    with connection.cursor() as cursor:
-        _COUNTED_LABELS.execute(cursor, {"task": task_id, "kinds": list(COUNTED_KINDS)})
-        rows = cursor.fetchall()
-    return [Label.from_db(connection.alias, _LABEL_ATTNAMES, row) for row in rows]
+    return consensus_sql.counted_labels(task_id=task_id)
 
 
 def crop_consensus_after_revision(*, label: Label) -> None:

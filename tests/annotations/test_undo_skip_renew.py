@@ -156,7 +156,7 @@ def test_the_queue_query_walks_the_partial_index(annotator, queue, queue_of, ind
 def test_the_lease_statement_walks_only_partial_indexes(annotator, queue):
     if connection.vendor != "postgresql":
         pytest.skip("the lease statement is PostgreSQL's; `make test` runs on it")
-    from annotations.services import _LEASE
+    from annotations.loop_sql import LEASE as _LEASE
 
     now = timezone.now()
     params = {"user": annotator.pk, "now": now, "expires": now + timedelta(minutes=5)}
@@ -177,7 +177,7 @@ def test_the_lease_probes_a_long_history_even_on_stale_statistics(annotator, que
     which PostgreSQL chose on such statistics, grew with it at every lease."""
     if connection.vendor != "postgresql":
         pytest.skip("the lease statement is PostgreSQL's; `make test` runs on it")
-    from annotations.services import _LEASE
+    from annotations.loop_sql import LEASE as _LEASE
 
     history = 5000
     crop_id = queue[0.5].crop_id

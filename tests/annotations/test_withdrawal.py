@@ -2,7 +2,7 @@
 
 import pytest
 
-from annotations import blobs, services
+from annotations import blobs, crypto, services
 from annotations.models import Donation, DonationStatus, Label, TaskStatus, TokenScope, WordCrop
 from audit.models import AuditEvent
 from tests.conftest import stored_files
@@ -69,7 +69,7 @@ def test_withdrawn_while_being_cut_stores_no_crops(service_token, blob_dir):
     processing = services.donation_start_processing(donation_id=donation.pk)
     data_key = blobs.data_key_for(processing)  # the pipeline holds the key already
     services.donation_withdraw(source=service_token, donation_id=donation.pk)
-    processing.wrapped_key = services.crypto.wrap_data_key(data_key, donation_id=str(donation.pk))
+    processing.wrapped_key = crypto.wrap_data_key(data_key, donation_id=str(donation.pk))
 
     stored = services.donation_store_crops(
         donation=processing,

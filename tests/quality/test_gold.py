@@ -9,6 +9,7 @@ from django.test import Client
 
 from annotations import services as annotation_services
 from annotations.models import Label, LabelKind, Task, TaskStatus
+from annotations.services import leasing
 from audit.models import AuditEvent
 from quality import selectors, services
 from quality.models import AnnotatorStats, ConsensusState, CropConsensus, GoldItem, GoldSource
@@ -41,12 +42,10 @@ def test_gold_items_selector_lists_them_with_their_crops(quality_settings, make_
 
 def test_gold_slots_follow_the_rate():
     random.seed(7)
-    slots = sum(
-        annotation_services._gold_slots(wanted=1, rate=0.1) for _ in range(5000)
-    )  # one slot per lease
+    slots = sum(leasing._gold_slots(wanted=1, rate=0.1) for _ in range(5000))  # one slot per lease
     assert 400 < slots < 600
-    assert annotation_services._gold_slots(wanted=50, rate=0.0) == 0
-    assert annotation_services._gold_slots(wanted=5, rate=1.0) == 5
+    assert leasing._gold_slots(wanted=50, rate=0.0) == 0
+    assert leasing._gold_slots(wanted=5, rate=1.0) == 5
 
 
 def test_a_gold_item_looks_like_any_other_task(quality_settings, make_tasks, annotators):

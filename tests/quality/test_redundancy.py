@@ -310,7 +310,7 @@ def test_skips_still_work_with_redundancy(quality_settings, make_tasks, annotato
 def _statements(captured) -> list[str]:
     """The first word of each statement sent, a prepared one's (``EXECUTE name``) as
     prepared; PREPARE itself (once per database session) is not a round trip per call."""
-    from dropturk.prepared import REGISTRY
+    from dbkit.prepared import REGISTRY
 
     kinds = []
     for query in captured.captured_queries:
