@@ -1,15 +1,44 @@
-"""``GET /healthz``: is each backing service reachable? 200 only when all are."""
+"""``GET /healthz``: is each backing service reachable, and is the background work alive?
+
+200 only when every check passes. Besides the database, storage and broker it reports:
+
+- ``beat``: beat sends ``dropturk.heartbeat`` every ``HEALTH_HEARTBEAT_SECONDS`` and a
+  worker stamps the time in the shared cache; older than ``HEALTH_BEAT_STALE_SECONDS``
+  means beat (or every worker of the default queue) is dead, and with it sealing,
+  anchors and both stalled-work sweeps.
+- ``audit_chain``: the oldest event not yet sealed is younger than
+  ``HEALTH_UNSEALED_MAX_SECONDS`` (the sealer runs every 10 s).
+- ``pipeline``: no donation is stuck: ``processing`` past what the stalled sweep allows
+  (``OCR_STALLED_PROCESSING_SECONDS`` plus two sweeps), or ``received`` past twice
+  ``OCR_STALLED_AFTER_SECONDS``.
+"""
 
 import logging
 import time
+from datetime import timedelta
 
-from celery import current_app
+from celery import current_app, shared_task
+from django.conf import settings
+from django.core.cache import cache
 from django.core.files.storage import storages
 from django.db import connection
 from django.http import JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 logger = logging.getLogger(__name__)
+
+HEARTBEAT_KEY = "dropturk:beat:heartbeat"
+_STARTED = time.time()  # a fresh process gives beat one stale period to be heard
+
+
+class Unhealthy(Exception):
+    pass
+
+
+@shared_task(name="dropturk.heartbeat", ignore_result=True)
+def heartbeat() -> None:
+    cache.set(HEARTBEAT_KEY, time.time(), timeout=None)
 
 
 def _check_database() -> None:
@@ -27,7 +56,69 @@ def _check_broker() -> None:
         conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
 
 
-CHECKS = {"database": _check_database, "storage": _check_storage, "broker": _check_broker}
+def _check_beat() -> None:
+    stale_after = settings.HEALTH_BEAT_STALE_SECONDS
+    last = cache.get(HEARTBEAT_KEY)
+    if last is None:
+        if time.time() - _STARTED > stale_after:
+            raise Unhealthy(f"no heartbeat from beat in {stale_after} s: beat is not running")
+        return
+    age = time.time() - float(last)
+    if age > stale_after:
+        raise Unhealthy(
+            f"beat's last heartbeat is {age:.0f} s old (limit {stale_after} s): beat or "
+            "the default queue's workers are dead; sealing, anchors and sweeps have stopped"
+        )
+
+
+def _check_audit_chain() -> None:
+    from audit.models import AuditEvent
+
+    # The sealer's own partial index (unsealed events, by id): the oldest is the first.
+    oldest = (
+        AuditEvent.objects.filter(seq__isnull=True)
+        .order_by("id")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    if oldest is None:
+        return
+    age = (timezone.now() - oldest).total_seconds()
+    if age > settings.HEALTH_UNSEALED_MAX_SECONDS:
+        raise Unhealthy(
+            f"an audit event has waited {age:.0f} s to be sealed "
+            f"(limit {settings.HEALTH_UNSEALED_MAX_SECONDS} s): the sealer is not running"
+        )
+
+
+def _check_pipeline() -> None:
+    from annotations.models import Donation, DonationStatus
+
+    now = timezone.now()
+    sweep = settings.OCR_STALLED_SWEEP_SECONDS
+    processing_limit = settings.OCR_STALLED_PROCESSING_SECONDS + 2 * sweep
+    received_limit = 2 * settings.OCR_STALLED_AFTER_SECONDS
+    stuck_processing = Donation.objects.filter(
+        status=DonationStatus.PROCESSING, updated_at__lt=now - timedelta(seconds=processing_limit)
+    ).count()
+    stuck_received = Donation.objects.filter(
+        status=DonationStatus.RECEIVED, updated_at__lt=now - timedelta(seconds=received_limit)
+    ).count()
+    if stuck_processing or stuck_received:
+        raise Unhealthy(
+            f"{stuck_processing} donation(s) processing for over {processing_limit} s and "
+            f"{stuck_received} waiting for over {received_limit} s: no worker takes them"
+        )
+
+
+CHECKS = {
+    "database": _check_database,
+    "storage": _check_storage,
+    "broker": _check_broker,
+    "beat": _check_beat,
+    "audit_chain": _check_audit_chain,
+    "pipeline": _check_pipeline,
+}
 
 
 @never_cache
@@ -37,6 +128,9 @@ def healthz(request):
         started = time.perf_counter()
         try:
             check()
+        except Unhealthy as exc:
+            logger.warning("health check %s: %s", name, exc)
+            report[name] = {"ok": False, "error": str(exc)[:300]}
         except Exception as exc:
             logger.warning("health check %s failed: %s", name, exc)
             report[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}

@@ -283,6 +283,15 @@ else:
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+# Liveness (dropturk/health.py): beat's heartbeat, the sealer, the stalled sweep.
+HEALTH_HEARTBEAT_SECONDS = 30
+HEALTH_BEAT_STALE_SECONDS = int(os.environ.get("HEALTH_BEAT_STALE_SECONDS", "120"))
+HEALTH_UNSEALED_MAX_SECONDS = int(os.environ.get("HEALTH_UNSEALED_MAX_SECONDS", "120"))
+# A donation in `processing` this long lost its worker (the whole pipeline is one task of
+# seconds); one still `received` waits in the queue and is re-sent only after
+# OCR_STALLED_AFTER_SECONDS (a backlog is not a loss). The sweep runs this often.
+OCR_STALLED_PROCESSING_SECONDS = int(os.environ.get("OCR_STALLED_PROCESSING_SECONDS", "90"))
+OCR_STALLED_SWEEP_SECONDS = 30
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -290,11 +299,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_IMPORTS = ("dropturk.health",)  # dropturk.heartbeat
 CELERY_BEAT_SCHEDULE = {
+    # A donation whose worker died is picked up again within
+    # OCR_STALLED_PROCESSING_SECONDS + OCR_STALLED_SWEEP_SECONDS (2 minutes).
     "requeue-stalled-donations": {
         "task": "ocr_bridge.requeue_stalled_donations",
-        "schedule": crontab(minute="*/5"),
+        "schedule": float(OCR_STALLED_SWEEP_SECONDS),
     },
+    # Beat is alive (and a worker of the default queue): /healthz reads the stamp.
+    "heartbeat": {"task": "dropturk.heartbeat", "schedule": float(HEALTH_HEARTBEAT_SECONDS)},
     # Events are linked into the hash chain within seconds of being written...
     "audit-seal": {"task": "audit.seal_chain", "schedule": 10.0},
     # ...and the chain's head is copied out of the database every minute: events older

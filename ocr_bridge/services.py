@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from PIL import Image
 
@@ -382,15 +383,24 @@ def donation_process(*, donation_id: str) -> bool:
 
 
 def stalled_donations_requeue(
-    *, older_than_seconds: int, max_attempts: int
+    *, older_than_seconds: int, max_attempts: int, processing_older_than_seconds: int | None = None
 ) -> tuple[list[str], list[str]]:
     """Finds donations the pipeline lost (worker killed, broker down at enqueue).
 
+    ``processing`` ones are lost sooner (``processing_older_than_seconds``: a worker took
+    them and died) than ``received`` ones (still waiting in a queue, maybe a long one).
     Returns (ids to hand to the pipeline again, ids marked failed).
     """
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=older_than_seconds)
+    processing_cutoff = now - timedelta(
+        seconds=processing_older_than_seconds
+        if processing_older_than_seconds is not None
+        else older_than_seconds
+    )
     stalled = Donation.objects.filter(
-        status__in=(DonationStatus.RECEIVED, DonationStatus.PROCESSING), updated_at__lt=cutoff
+        Q(status=DonationStatus.RECEIVED, updated_at__lt=cutoff)
+        | Q(status=DonationStatus.PROCESSING, updated_at__lt=processing_cutoff)
     ).values_list("pk", "pipeline_attempts")
     retry, failed = [], []
     for pk, attempts in stalled:

@@ -62,6 +62,7 @@ def requeue_stalled_donations() -> None:
     retry, failed = services.stalled_donations_requeue(
         older_than_seconds=settings.OCR_STALLED_AFTER_SECONDS,
         max_attempts=settings.OCR_MAX_ATTEMPTS,
+        processing_older_than_seconds=settings.OCR_STALLED_PROCESSING_SECONDS,
     )
     for donation_id in retry:
         detect_words.delay(donation_id)

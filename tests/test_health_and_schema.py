@@ -2,9 +2,12 @@ import pytest
 
 
 def test_healthz_reports_each_service(client, db):
+    from dropturk import health
+
+    health.heartbeat()
     response = client.get("/healthz")
     body = response.json()
-    assert set(body["checks"]) == {"database", "storage", "broker"}
+    assert {"database", "storage", "broker", "beat"} <= set(body["checks"])
     assert response.status_code == 200, body
     assert body["ok"] is True
     assert response["Cache-Control"].startswith("max-age=0")
