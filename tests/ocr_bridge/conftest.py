@@ -29,6 +29,7 @@ from dropturk.celery import app as celery_app
 from exports.selectors import split_of
 from ocr.synthetic import render_word
 from ocr_bridge import learning, weights
+from ocr_bridge.learning import evaluate as learning_evaluate
 from tests import factories
 from tests.accounts.conftest import PASSWORD
 from tests.conftest import TEST_MASTER_KEY
@@ -146,7 +147,7 @@ def quick_options() -> learning.RetrainOptions:
 @pytest.fixture
 def small_checks(monkeypatch):
     """Fewer synthetic words read to measure forgetting (the figure, not its precision)."""
-    monkeypatch.setattr(learning, "SYNTHETIC_CHECK_SIZE", 16)
+    monkeypatch.setattr(learning_evaluate, "SYNTHETIC_CHECK_SIZE", 16)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ the re-prefill, the frozen split, failures. The same path through a Celery worke
 import uuid
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.storage import storages
 
 from annotations.models import DonationStatus, Task, WordCrop
@@ -12,6 +13,7 @@ from annotations.services import donation_withdraw
 from audit.models import AuditEvent
 from exports.selectors import accepted_labels, split_of
 from ocr_bridge import learning, selectors, weights
+from ocr_bridge.learning import retrain
 from ocr_bridge.models import ModelStatus, ModelVersion
 from quality.models import GoldItem, GoldSource, QualitySettings
 from quality.services import labels_needed_for
@@ -132,7 +134,7 @@ def test_a_retraining_with_nothing_to_learn_fails_with_a_reason(ml_engineer, qui
 
 def test_a_second_delivery_of_the_task_trains_nothing(labeled_world, ml_engineer, quick_options):
     version = learning.model_retrain_request(user=ml_engineer, options=quick_options)
-    learning._stage(version.pk, "training")  # a first delivery is at work, its heartbeat fresh
+    retrain._stage(version.pk, "training")  # a first delivery is at work, its heartbeat fresh
 
     assert learning.model_retrain(version_id=version.pk) is None
     assert ModelVersion.objects.get(pk=version.pk).status == ModelStatus.TRAINING
@@ -163,7 +165,7 @@ def test_a_donation_withdrawn_during_training_fails_the_version(
         donation_withdraw(source=service_token, donation_id=labeled_world["train"][0].pk)
         return original(**kwargs)
 
-    monkeypatch.setattr(learning, "model_evaluate", withdraw_then_evaluate)
+    monkeypatch.setattr(retrain, "model_evaluate", withdraw_then_evaluate)
 
     version = _retrained(ml_engineer, quick_options)
 
@@ -182,7 +184,7 @@ def test_a_donation_withdrawn_during_training_fails_the_version(
     ],
 )
 def test_retrain_options_are_checked(options, message):
-    with pytest.raises(learning.ValidationError, match=message):
+    with pytest.raises(ValidationError, match=message):
         learning.RetrainOptions.from_dict(options)
 
 
@@ -329,10 +331,10 @@ def test_crops_flagged_rotated_are_turned_upright_and_teach_the_orientation_clas
     service_token, annotator, ml_engineer, quick_options, small_checks, monkeypatch
 ):
     from ocr.orientation.data import turn
-    from ocr_bridge.learning import CropImages, _upright_rotated
+    from ocr_bridge.learning.crops import CropImages, upright_rotated
     from ocr_bridge.selectors import LabelledCropRef
 
-    monkeypatch.setattr(learning, "MIN_ROTATED_FOR_ORIENTATION", 2)
+    monkeypatch.setattr(retrain, "MIN_ROTATED_FOR_ORIENTATION", 2)
     upright = make_word_donation(source=service_token, words=WORDS[:4], split="train", seed=4)
     accept_all(upright, annotator=annotator)
     turned = make_word_donation(source=service_token, words=WORDS[:3], split="train", seed=6)
@@ -354,7 +356,7 @@ def test_crops_flagged_rotated_are_turned_upright_and_teach_the_orientation_clas
         for c in turned.crops.order_by("index")
     ]
     crops = learning.crops_read(refs)
-    kept, images, turns = _upright_rotated(crops, weights.weights_read(weights.active_version()))
+    kept, images, turns = upright_rotated(crops, weights.weights_read(weights.active_version()))
     assert turns == [1, 2, 3]
     assert all(
         (turn(image, -q) == k).all() for image, q, k in zip(images, turns, kept.images, strict=True)
