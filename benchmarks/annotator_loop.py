@@ -247,7 +247,7 @@ def _crop_rows(*, crops: int, pool: list[tuple[str, int, int, int]], donations: 
         out.write(
             f"{donation_id}\t{index}\t{index % 40 * 60}\t{index // 40 * 40}\t{width}\t{height}\t"
             f"{blobs.crop_name(donation_id, blob)}\t{word}\t{confidence}\t{chars}\t"
-            f"bench\t1\t{now}\t{now}\n"
+            f"bench\t1\t{now}\t{now}\taccepted\t1\tbench\n"
         )
         if out.tell() > 8_000_000:
             yield out
@@ -306,7 +306,8 @@ def seed(*, database: BenchDatabase, crops: int, annotators: int) -> list[Annota
             cursor.copy_expert(
                 "COPY annotations_wordcrop (donation_id, index, x, y, width, height, image_name,"
                 " prefill_text, prefill_confidence, prefill_char_confidences, prefill_engine,"
-                " prefill_engine_version, prefilled_at, created_at) FROM STDIN",
+                " prefill_engine_version, prefilled_at, created_at, decision, source_boxes,"
+                " detector_version) FROM STDIN",
                 chunk,
             )
         copied = time.perf_counter()
