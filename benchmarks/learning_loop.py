@@ -19,9 +19,14 @@
    promoted in between), and reads the evaluation receipts' word crops with each model.
 
 Prints consensus accuracy, accuracy and CER before and after against the number of labels
-used, saves the learning curve as a PNG (``--plot``), and ends with one JSON line:
+used, saves the learning curve as a PNG (``--plot``), writes the last retrained model's
+weights to ``--save-weights PATH`` when asked (so that ``ocr.evaluate --weights PATH``
+can measure it anywhere), and ends with one JSON line:
 ``{"labels", "consensus_accuracy", "accuracy_before", "accuracy_after", "cer_after"}``
 (case-insensitive, fractions). Never writes a crop to disk: the data folder is read only.
+The platform keeps its weights as ciphertext; ``--save-weights`` is the one place a model
+leaves it in the clear, and only to the path its caller names (a model of development
+data, for measuring, never to ship).
 """
 
 from __future__ import annotations
@@ -441,6 +446,29 @@ def plot(points: list[tuple[int, float, float]], path: Path, *, rapidocr: float 
 # --- Main -------------------------------------------------------------------------------
 
 
+def weights_path_refusal(path: Path) -> str | None:
+    """Why the weights cannot go to ``path`` (checked before a long run), or None."""
+    if path.is_dir():
+        return f"--save-weights {path}: a folder; name the file to write"
+    if not path.parent.is_dir():
+        return f"--save-weights {path}: no folder {path.parent}"
+    return None
+
+
+def save_weights(data: bytes, path: Path) -> None:
+    """The weights, in the clear, to the path the caller named (readable by its owner)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(data)
+    log.info(
+        "last retrained model's weights: %s (SHA-256 %s); measure it with "
+        "python -m ocr.evaluate ... --weights %s",
+        path,
+        hashlib.sha256(data).hexdigest()[:16],
+        path,
+    )
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.learning_loop", description=__doc__)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -451,6 +479,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT)
     parser.add_argument("--database", default="dropturk_bench_loop")
+    parser.add_argument(
+        "--save-weights",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write the last retrained model's weights (in the clear) to this file",
+    )
     parser.add_argument(
         "--admin-url",
         default=os.environ.get("BENCH_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
@@ -464,6 +499,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_dir():
         print(f"no receipts at {args.data}", file=sys.stderr)
         return 2
+    if args.save_weights is not None:
+        refusal = weights_path_refusal(args.save_weights)
+        if refusal:
+            print(refusal, file=sys.stderr)
+            return 2
     receipts = load_receipts(args.data, limit=args.limit, seed=args.seed)
     database = BenchDatabase(admin_url=args.admin_url, name=args.database)
     data_dir = Path(tempfile.mkdtemp(prefix="dropturk-bench-loop-"))
@@ -506,8 +546,11 @@ def main(argv: list[str] | None = None) -> int:
                     **read_with(trained["weights"], crops),
                 }
             )
+            last_weights = trained["weights"]
         total_s = time.perf_counter() - started
         defaults = learning.RetrainOptions(**options).as_dict()
+        if args.save_weights is not None:
+            save_weights(last_weights, args.save_weights)
     finally:
         from django.db import connections
 
