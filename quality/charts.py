@@ -6,6 +6,7 @@ inline styles too. Every text is escaped.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,16 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.2f}"
 
 
+# Width of one character of the axis labels (font-size 11), and the gap kept between labels.
+CHAR_WIDTH, LABEL_GAP = 6.6, 10
+
+
+def label_step(labels: Sequence[str], slot: float) -> int:
+    """Every how many slots an axis label fits without touching the next one."""
+    widest = max((len(label) for label in labels), default=0) * CHAR_WIDTH + LABEL_GAP
+    return max(1, math.ceil(widest / max(slot, 1)))
+
+
 def _frame(*, title: str, labels: Sequence[str], top: float, percent: bool) -> list[str]:
     inner_h = HEIGHT - TOP - BOTTOM
     parts = [
@@ -44,9 +55,8 @@ def _frame(*, title: str, labels: Sequence[str], top: float, percent: bool) -> l
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
             f'fill="#555">{escape(text)}</text>'
         )
-    step = max(1, len(labels) // 8)
     slot = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
-    for index in range(0, len(labels), step):
+    for index in range(0, len(labels), label_step(labels, slot)):
         x = LEFT + slot * (index + 0.5)
         parts.append(
             f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11" '

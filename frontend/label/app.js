@@ -4,6 +4,7 @@
 import { createApi, errorMessage } from "./api.js";
 import { TaskBuffer } from "./buffer.js";
 import { installKeyboard, renderKeyTable } from "./keyboard.js";
+import { showHeld } from "./held.js";
 import { Outbox } from "./outbox.js";
 import { SessionStats } from "./stats.js";
 import { createView } from "./view.js";
@@ -341,7 +342,8 @@ document.addEventListener("visibilitychange", () => {
 });
 
 const whileHelpClosed = (action) => () => {
-  if (!view.helpOpen()) action();
+  if (!view.helpOpen() && !view.guidelinesOpen()) return action();
+  return undefined;
 };
 const actions = {
   submit: whileHelpClosed(() => submit()),
@@ -350,13 +352,30 @@ const actions = {
   toggleNonEnglish: whileHelpClosed(() => current && view.toggleFlag("nonEnglish")),
   skip: whileHelpClosed(skip),
   undo: whileHelpClosed(undo),
-  zoomIn: whileHelpClosed(() => view.zoomBy(1)),
-  zoomOut: whileHelpClosed(() => view.zoomBy(-1)),
-  resetView: whileHelpClosed(() => view.resetView()),
-  rotateLeft: whileHelpClosed(() => view.turnBy(-1)),
-  rotateRight: whileHelpClosed(() => view.turnBy(1)),
+  zoomIn: whileHelpClosed(() => view.viewer.zoomBy(1)),
+  zoomOut: whileHelpClosed(() => view.viewer.zoomBy(-1)),
+  resetView: whileHelpClosed(() => view.viewer.reset()),
+  rotateLeft: whileHelpClosed(() => view.viewer.turnBy(-1)),
+  rotateRight: whileHelpClosed(() => view.viewer.turnBy(1)),
+  panLeft: whileHelpClosed(() => view.viewer.panBy(-1, 0)),
+  panRight: whileHelpClosed(() => view.viewer.panBy(1, 0)),
+  panUp: whileHelpClosed(() => view.viewer.panBy(0, -1)),
+  panDown: whileHelpClosed(() => view.viewer.panBy(0, 1)),
+  togglePixels: whileHelpClosed(() => {
+    const on = view.viewer.togglePixels();
+    view.announce(on ? "Showing the crop's pixels" : "Smooth view");
+  }),
+  toggleContext: whileHelpClosed(async () => {
+    if (!current) return;
+    const on = await view.viewer.toggleContext();
+    view.announce(on ? "Showing the line around the word" : "Line hidden");
+  }),
+  guidelines: () => view.toggleGuidelines(),
   help: () => view.toggleHelp(),
-  close: () => view.helpOpen() && view.toggleHelp(false),
+  close: () => {
+    if (view.guidelinesOpen()) view.toggleGuidelines(false);
+    else if (view.helpOpen()) view.toggleHelp(false);
+  },
 };
 installKeyboard({ input: view.input, handlers: actions });
 view.input.addEventListener("input", () => view.clearError());
@@ -372,21 +391,29 @@ const buttons = {
   "zoom-out": "zoomOut",
   "rotate-left": "rotateLeft",
   "rotate-right": "rotateRight",
+  "pixels-button": "togglePixels",
+  "context-button": "toggleContext",
+  "guidelines-button": "guidelines",
+  "guidelines-close": "close",
   "help-button": "help",
   "help-close": "close",
 };
 for (const [id, action] of Object.entries(buttons)) {
   document.getElementById(id).addEventListener("click", async () => {
     await actions[action]();
-    if (!view.helpOpen() && !view.input.disabled) view.input.focus();
+    if (!view.helpOpen() && !view.guidelinesOpen() && !view.input.disabled) view.input.focus();
   });
 }
 document.getElementById("help").addEventListener("click", (event) => {
   if (event.target.id === "help") view.toggleHelp(false); // a click beside the dialog
 });
+document.getElementById("guidelines").addEventListener("click", (event) => {
+  if (event.target.id === "guidelines") view.toggleGuidelines(false);
+});
 
 renderKeyTable(document.getElementById("key-table"));
 renderStats();
+showHeld(outbox, document.getElementById("save-status"));
 outbox.start();
 view.showLoading();
 buffer.refill({ force: true });

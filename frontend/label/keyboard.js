@@ -3,6 +3,8 @@
 // Mac Alt+letter yields another character (Alt+R is "®"). The help overlay is drawn
 // from this same table, so what it says is what the keys do.
 
+import { VIEWER_CODES } from "../viewer/crop_viewer.js";
+
 export const BINDINGS = [
   { action: "submit", keys: ["Enter"], what: "Save the word and show the next one" },
   { action: "toggleRotated", keys: ["Alt+R"], what: "Flag: the word is rotated" },
@@ -18,9 +20,17 @@ export const BINDINGS = [
     keys: ["Alt+Z", "Ctrl+Z"],
     what: "Undo the last save and label that word again (Ctrl+Z only while the text is untouched)",
   },
-  { action: "zoomIn", keys: ["Alt+="], what: "Zoom in" },
+  {
+    action: "toggleContext",
+    keys: ["Alt+L"],
+    what: "Show or hide the line around the word (the page's strip, word outlined)",
+  },
+  { action: "guidelines", keys: ["Alt+G"], what: "Guidelines: how to type case, punctuation, spaces; when to flag" },
+  { action: "zoomIn", keys: ["Alt+="], what: "Zoom in (×1.25; Ctrl+wheel too)" },
   { action: "zoomOut", keys: ["Alt+-"], what: "Zoom out" },
+  { action: "panLeft", keys: ["Alt+←", "Alt+→", "Alt+↑", "Alt+↓"], what: "Move the zoomed crop (or drag it)" },
   { action: "resetView", keys: ["Alt+0"], what: "Fit the crop again, upright" },
+  { action: "togglePixels", keys: ["Alt+P"], what: "Show the crop's pixels (or smooth again)" },
   { action: "rotateLeft", keys: ["Alt+["], what: "Turn the view 90° left" },
   { action: "rotateRight", keys: ["Alt+]"], what: "Turn the view 90° right" },
   {
@@ -28,23 +38,17 @@ export const BINDINGS = [
     keys: ["Alt+/", "F1", "?"],
     what: "Show or hide these keys (plain ? only outside the text field)",
   },
-  { action: "close", keys: ["Esc"], what: "Close this help" },
+  { action: "close", keys: ["Esc"], what: "Close this help or the guidelines" },
 ];
 
 const ALT_CODES = {
+  ...VIEWER_CODES,
   KeyR: "toggleRotated",
   KeyN: "toggleNonEnglish",
   KeyU: "unreadable",
   KeyS: "skip",
   KeyZ: "undo",
-  Equal: "zoomIn",
-  NumpadAdd: "zoomIn",
-  Minus: "zoomOut",
-  NumpadSubtract: "zoomOut",
-  Digit0: "resetView",
-  Numpad0: "resetView",
-  BracketLeft: "rotateLeft",
-  BracketRight: "rotateRight",
+  KeyG: "guidelines",
   Slash: "help",
 };
 

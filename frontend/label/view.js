@@ -1,6 +1,8 @@
 // Everything the page draws. No state of the labeling loop lives here, only what is on
 // screen: the crop in a fixed-size stage, the word field, flags, counters and notices.
 
+import { createCropViewer } from "../viewer/crop_viewer.js";
+
 const $ = (id) => document.getElementById(id);
 
 const percent = (value) => `${Math.round(value * 100)}%`;
@@ -29,6 +31,7 @@ export function createView({ threshold }) {
     rotated: $("flag-rotated"),
     nonEnglish: $("flag-non-english"),
     help: $("help"),
+    guidelines: $("guidelines"),
     keyTable: $("key-table"),
     announcer: $("announcer"),
     notices: $("notices"),
@@ -37,36 +40,13 @@ export function createView({ threshold }) {
     saveStatus: $("save-status"),
   };
   let item = null;
-  let zoom = 0; // steps away from the largest integer scale that fits; kept across words
-  let turn = 0; // quarter turns of the view, reset for each word
-
-  function fitScale() {
-    if (!item) return 1;
-    const sideways = turn % 2 === 1;
-    const width = sideways ? item.height : item.width;
-    const height = sideways ? item.width : item.height;
-    const room = 24; // a margin inside the stage
-    return Math.min(
-      (el.stage.clientWidth - room) / Math.max(1, width),
-      (el.stage.clientHeight - room) / Math.max(1, height),
-    );
-  }
-
-  function scale() {
-    const fit = fitScale();
-    if (fit < 1) return zoom > 0 ? zoom : fit; // larger than the stage: shrink, smoothly
-    return Math.max(1, Math.floor(fit) + zoom);
-  }
-
-  function layout() {
-    if (!item) return;
-    const factor = scale();
-    el.crop.style.width = `${item.width * factor}px`;
-    el.crop.style.height = `${item.height * factor}px`;
-    el.crop.style.transform = `translate(-50%, -50%) rotate(${turn * 90}deg)`;
-    el.crop.classList.toggle("smooth", !Number.isInteger(factor));
-    el.stage.dataset.scale = String(factor);
-  }
+  const viewer = createCropViewer({
+    stage: el.stage,
+    crop: el.crop,
+    context: $("context"),
+    contextImage: $("context-image"),
+    contextUrl: (cropId) => `/api/v1/crops/${cropId}/context`,
+  });
 
   function renderPrefill(text, confidences, wordConfidence) {
     const chars = Array.from(text);
@@ -108,13 +88,11 @@ export function createView({ threshold }) {
 
     show(next, { initial }) {
       item = next;
-      turn = 0;
-      el.crop.src = item.objectUrl;
       el.crop.alt = "The word to type";
       el.stage.dataset.taskId = String(item.taskId);
       el.stage.dataset.cropId = String(item.cropId);
       setStageState("ready");
-      layout();
+      viewer.show(item);
       el.modeBanner.hidden = item.mode === "task";
       view.setFlags(initial);
       view.clearError();
@@ -129,6 +107,7 @@ export function createView({ threshold }) {
 
     showLoading(message = "Loading words…") {
       item = null;
+      viewer.clear();
       el.stageMessage.textContent = message;
       setStageState("loading");
       el.input.value = "";
@@ -138,6 +117,7 @@ export function createView({ threshold }) {
     showEmpty() {
       if (el.stage.dataset.state === "empty") return;
       item = null;
+      viewer.clear();
       setStageState("empty");
       delete el.stage.dataset.taskId;
       delete el.stage.dataset.cropId;
@@ -151,28 +131,8 @@ export function createView({ threshold }) {
       view.announce("The queue is empty. New words will appear here by themselves.");
     },
 
-    layout,
-
-    zoomBy(steps) {
-      if (!item) return;
-      const fit = fitScale();
-      const base = fit >= 1 ? Math.floor(fit) : 0;
-      // From 1× up to three times the fitting scale.
-      zoom = Math.min(Math.max(zoom + steps, 1 - Math.max(base, 1)), Math.max(base, 1) * 2);
-      layout();
-    },
-
-    turnBy(quarters) {
-      if (!item) return;
-      turn = (turn + quarters + 4) % 4;
-      layout();
-    },
-
-    resetView() {
-      zoom = 0;
-      turn = 0;
-      layout();
-    },
+    layout: () => viewer.layout(),
+    viewer,
 
     flags() {
       return {
@@ -250,6 +210,21 @@ export function createView({ threshold }) {
       requestAnimationFrame(() => {
         el.announcer.textContent = message;
       });
+    },
+
+    guidelinesOpen() {
+      return !el.guidelines.hidden;
+    },
+
+    toggleGuidelines(open = el.guidelines.hidden) {
+      if (open && view.helpOpen()) view.toggleHelp(false);
+      el.guidelines.hidden = !open;
+      el.workspace.inert = open;
+      if (open) {
+        el.guidelines.querySelector("[role=dialog]").focus();
+      } else if (!el.input.disabled) {
+        el.input.focus();
+      }
     },
 
     helpOpen() {

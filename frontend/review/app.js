@@ -3,6 +3,7 @@
 // field; inside it only Enter, Esc and Alt combinations do something.
 
 import { createApi, errorMessage } from "../label/api.js";
+import { createCropViewer, runViewerAction, VIEWER_CODES } from "../viewer/crop_viewer.js";
 
 const POLL_MS = 10000;
 const BAD_KEYS = { KeyX: "not_a_word", KeyT: "two_words", KeyC: "cut_off" };
@@ -28,6 +29,15 @@ const el = {
   count: $("decided-count"),
   announcer: $("announcer"),
 };
+
+const viewer = createCropViewer({
+  stage: el.stage,
+  crop: el.crop,
+  context: $("context"),
+  contextImage: $("context-image"),
+  contextUrl: (cropId) => `/api/v1/crops/${cropId}/context`,
+});
+window.addEventListener("resize", () => viewer.layout());
 
 let item = null;
 let busy = false;
@@ -101,6 +111,7 @@ function render() {
 
 function showEmpty() {
   item = null;
+  viewer.clear();
   el.crop.hidden = true;
   el.candidates.replaceChildren();
   el.reason.textContent = "";
@@ -136,11 +147,11 @@ async function next() {
   if (imageUrl) URL.revokeObjectURL(imageUrl);
   imageUrl = image ? image.objectUrl : null;
   el.crop.hidden = !image;
-  if (image) {
-    el.crop.src = image.objectUrl;
-    el.crop.alt = "The word crop under review";
-  }
   render();
+  if (image) {
+    el.crop.alt = "The word crop under review";
+    viewer.show({ ...image, cropId: item.crop_id });
+  }
   document.activeElement?.blur?.();
 }
 
@@ -199,6 +210,15 @@ function bad(reason) {
 document.addEventListener("keydown", (event) => {
   if (event.isComposing || event.ctrlKey || event.metaKey) return;
   const inText = document.activeElement === el.fix;
+  // The viewer's keys: with Alt anywhere, plain outside the fix field.
+  const view = VIEWER_CODES[event.code];
+  if (view && item && (event.altKey || !inText) && !(view === "toggleContext" && inText)) {
+    event.preventDefault();
+    Promise.resolve(runViewerAction(viewer, view)).then((on) => {
+      if (view === "toggleContext") announce(on ? "Showing the line" : "Line hidden");
+    });
+    return;
+  }
   if (event.altKey) {
     const action = { KeyR: el.rotated, KeyN: el.nonEnglish }[event.code];
     if (action) {

@@ -393,15 +393,74 @@ def test_layout_fits_and_does_not_shift(open_label_page, annotator, width, heigh
     for shot in (before, after):
         assert not shot["horizontalScroll"]
         assert not shot["verticalScroll"]
-        assert shot["scale"] >= 2
-        assert shot["scale"] == int(shot["scale"])  # integer scaling: sharp pixels
-        assert shot["rendering"] == "pixelated"
+        assert shot["scale"] >= 2  # a legible height
+        assert shot["crop"][1] * shot["scale"] <= 260  # not blown up to the stage's height
+        assert shot["rendering"] == "auto"  # smooth; Alt+P shows the pixels
     assert (before["stage"], before["input"], before["toolbar"]) == (
         after["stage"],
         after["input"],
         after["toolbar"],
     )
+    # Zoom in real steps (x1.25), pixels on demand, pan by keys and by dragging, turn
+    stage = page.locator("#stage")
     page.keyboard.press("Alt+=")
-    expect(page.locator("#stage")).to_have_attribute("data-scale", str(int(after["scale"]) + 1))
+    page.keyboard.press("Alt+=")
+    expect(stage).to_have_attribute("data-zoom", "2")
+    assert float(stage.get_attribute("data-scale")) == pytest.approx(after["scale"] * 1.5625, 0.01)
+    page.keyboard.press("Alt+p")
+    expect(stage).to_have_attribute("data-pixels", "true")
+    assert page.evaluate("getComputedStyle(document.getElementById('crop')).imageRendering") == (
+        "pixelated"
+    )
+    page.keyboard.press("Alt+ArrowRight")
+    expect(stage).not_to_have_attribute("data-pan", "0,0")
+    box = stage.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 40, box["y"] + box["height"] / 2 + 10)
+    page.mouse.up()
+    expect(page.locator("#word-input")).to_be_focused()  # dragging keeps the word field's focus
     page.keyboard.press("Alt+]")
     expect(page.locator("#crop")).to_have_attribute("style", re.compile(r"rotate\(90deg\)"))
+    page.keyboard.press("Alt+0")
+    expect(stage).to_have_attribute("data-pan", "0,0")
+
+
+def test_line_context_is_shown_on_demand_and_audited(open_label_page, annotator):
+    from audit.models import AuditEvent
+
+    queue_crops(0.1, 0.2)
+    page = open_label_page(annotator)
+    crop_id = shown_crop(page)
+    context = page.locator("#context")
+    expect(context).to_be_hidden()
+    assert not AuditEvent.objects.filter(action="annotations.crop_context_view").exists()
+
+    page.keyboard.press("Alt+l")
+
+    expect(page.locator("#stage")).to_have_attribute("data-context", "on")
+    expect(context).to_be_visible()
+    expect(page.locator("#word-input")).to_be_focused()
+    event = AuditEvent.objects.get(action="annotations.crop_context_view")
+    assert event.target_id == str(crop_id)
+    page.keyboard.press("Alt+l")
+    expect(context).to_be_hidden()
+    # the next crop starts with the crop alone
+    label_current(page, "x")
+    expect(context).to_be_hidden()
+
+
+def test_guidelines_are_one_key_away(open_label_page, annotator):
+    queue_crops(0.1)
+    page = open_label_page(annotator)
+    shown_crop(page)
+    guidelines = page.locator("#guidelines")
+
+    page.keyboard.press("Alt+g")
+
+    expect(guidelines).to_be_visible()
+    for rule in ("Case", "Punctuation", "Spaces", "When to flag", "Examples"):
+        expect(guidelines.get_by_role("heading", name=rule)).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(guidelines).to_be_hidden()
+    expect(page.locator("#word-input")).to_be_focused()

@@ -53,6 +53,11 @@ def test_a_reviewer_settles_three_crops_by_keyboard(open_label_page):
     expect(page.locator("#candidates li")).to_have_count(4)
     expect(page.locator("#candidates li").nth(1)).to_contain_text("T0TAL")
     expect(page.locator("#reason")).to_contain_text("disagree")
+    # the same viewer as the label page: zoom, and the line around the word on demand
+    page.keyboard.press("=")
+    expect(page.locator("#stage")).to_have_attribute("data-zoom", "1")
+    page.keyboard.press("l")
+    expect(page.locator("#context")).to_be_visible()
     page.keyboard.press("2")
     expect(page.locator("#decided-count")).to_have_text("1 decided")
 
