@@ -57,8 +57,8 @@ bench-quick: install services ## The annotator-loop benchmark, small: 10k crops,
 bench-cost: install services ## CPU of one annotator-loop cycle in-process, in units of a reference loop (compares code on a noisy machine)
 	$(BIN)/python -m benchmarks.request_cost --cycles $${BENCH_CYCLES:-400}
 
-bench-pipeline: install ## Only the pipeline benchmark (ingest, word detection, prefill)
-	$(BIN)/python -m benchmarks.pipeline --pages $${BENCH_PAGES:-10}
+bench-pipeline: install services ## Receipts per second from upload to ready through Redis, PostgreSQL and a 2-process worker (BENCH_PAGES, default 40)
+	$(BIN)/python -m benchmarks.pipeline --pages $${BENCH_PAGES:-40}
 
 bench-export: install ## Export speed: 10k and 100k synthetic crops to every format, seconds and peak RSS (BENCH_EXPORT_CROPS to change)
 	$(BIN)/python -m benchmarks.export_speed --crops $${BENCH_EXPORT_CROPS:-10000 100000}
