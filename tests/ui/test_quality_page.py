@@ -7,7 +7,7 @@ from quality.charts import label_step
 def test_median_seconds_keep_a_decimal():
     assert seconds(380) == "0.4"
     assert seconds(2150) == "2.1"
-    assert seconds(None) == "–"
+    assert seconds(None) == "\u2013"
 
 
 def test_date_labels_are_spaced_so_they_do_not_overlap():
