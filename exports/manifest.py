@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from exports.formats.base import Sample
+from exports.formats.base import Sample, Skipped
 from exports.spool import Data, DuplicateFinder, Entries, Joined, Spools, chunks_of
 
 # Longer labels than the recognizer reads in one crop (its training words are shorter).
@@ -46,6 +46,7 @@ class ManifestBuilder:
         self._image_hashes = DuplicateFinder(self.spools)
         self._charset = _charset()
         self.notes: list[str] = []
+        self.skipped = Skipped()
 
     def _flag(self, key: str, crop_id: int) -> None:
         entry = self.lint[key]
@@ -115,6 +116,7 @@ class ManifestBuilder:
                 "prefill_engines": dict(self.engine_versions),
             },
             "notes": self.notes,
+            "skipped": {"count": self.skipped.count, "crops": self.skipped.crops},
             "files": {},
         }
         head = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")

@@ -27,6 +27,7 @@ from annotations import blobs, crypto
 from annotations.models import Donation, DonationStatus
 from exports import archive, memory, selectors
 from exports.formats import WRITERS, Member, Sample, WriteContext
+from exports.formats.base import Skipped
 from exports.manifest import ManifestBuilder
 from exports.models import Export, ExportDonation, ExportFormat, ExportStatus
 from exports.selectors import ExportFilters, ExportRow
@@ -96,14 +97,30 @@ def _enqueue_build(export_id: object, *, countdown: int = 0) -> None:
 # --- Building ---------------------------------------------------------------------------
 
 
-def _samples(rows: Iterable[ExportRow], counter: list[int]) -> Iterator[Sample]:
-    """The rows with their crop images, decrypted in memory, one donation key at a time."""
+# A crop whose stored blob fails its authentication tag, or is gone from storage: the
+# export leaves it out and names it in the manifest rather than failing whole. A storage
+# outage is not this: it raises something else, and the build is retried.
+DAMAGED_BLOB_ERRORS = (crypto.DecryptionError, FileNotFoundError)
+
+
+def _samples(
+    rows: Iterable[ExportRow], counter: list[int], skipped: Skipped | None = None
+) -> Iterator[Sample]:
+    """The rows with their crop images, decrypted in memory, one donation key at a time;
+    a crop whose image is damaged is left out (``skipped``)."""
     donation, key = None, b""
     for row in rows:
         if donation is None or str(donation.pk) != row.donation_id:
             donation = Donation.objects.get(pk=row.donation_id)
             key = blobs.data_key_for(donation)
-        png = blobs.blob_get(donation=donation, name=row.image_name, data_key=key)
+        try:
+            png = blobs.blob_get(donation=donation, name=row.image_name, data_key=key)
+        except DAMAGED_BLOB_ERRORS as exc:
+            if skipped is None:
+                raise
+            logger.warning("export: crop %s left out, its image is damaged: %r", row.crop_id, exc)
+            skipped.add(row.crop_id, "stored image damaged or missing")
+            continue
         counter[0] += 1
         yield Sample(row=row, png=png)
 
@@ -134,6 +151,7 @@ def stream_members(
     """The export's files in order, ``manifest.json`` last (it hashes all the others)."""
     memory.pin_mmap_threshold()
     manifest.notes = ctx.notes
+    manifest.skipped = ctx.skipped
     writer = WRITERS[fmt]()
     for path, data in writer.members(manifest.observe(samples), ctx):
         manifest.add_file(path, data)
@@ -150,6 +168,7 @@ def write_directory(
     writer = WRITERS[fmt]()
     manifest = ManifestBuilder(header=header, spools=ctx.spools)
     manifest.notes = ctx.notes
+    manifest.skipped = ctx.skipped
     if writer.writes_directory:
         for relative in writer.write_dir(manifest.observe(samples), ctx, out):
             manifest.add_file(relative, FileStream(out / relative))
@@ -218,7 +237,10 @@ def export_build(*, export_id: object) -> Export | None:
     rows = _with_progress(export.pk, attempt, source)
     manifest = ManifestBuilder(header=header, spools=spools)
     members = stream_members(
-        fmt=export.format, samples=_samples(rows, decrypted), manifest=manifest, ctx=ctx
+        fmt=export.format,
+        samples=_samples(rows, decrypted, ctx.skipped),
+        manifest=manifest,
+        ctx=ctx,
     )
     plaintext = digest.through(archive.tar_stream(members, mtime=export.started_at.timestamp()))
     sealed = archive.encrypt_stream(plaintext, key=key, export_id=str(export.pk))
@@ -368,6 +390,7 @@ def _finish(*, export, attempt: int, key, digest, manifest, decrypted: int) -> E
             data={
                 "format": current.format,
                 "crops_decrypted": decrypted,
+                "crops_skipped": manifest.skipped.count,
                 "documents": manifest.documents,
                 "counts": current.counts,
                 "attempt": attempt,
@@ -549,7 +572,7 @@ def export_to_directory(*, user, fmt: str, filters: ExportFilters, out: Path) ->
     try:
         manifest = write_directory(
             fmt=fmt,
-            samples=_samples(selectors.export_rows(filters=filters), decrypted),
+            samples=_samples(selectors.export_rows(filters=filters), decrypted, ctx.skipped),
             header=header,
             ctx=ctx,
             out=out,

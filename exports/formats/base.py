@@ -34,6 +34,22 @@ class WriteContext:
     notes: list[str]
     # Where writers keep what grows with the export; the build closes them when it ends.
     spools: Spools = field(default_factory=Spools)
+    # Crops left out because their stored image could not be read (manifest "skipped").
+    skipped: Skipped = field(default_factory=lambda: Skipped())
+
+
+@dataclass
+class Skipped:
+    """Crops an export left out, each with why; the first ``KEPT`` are named."""
+
+    KEPT = 1000
+    count: int = 0
+    crops: list[dict] = field(default_factory=list)
+
+    def add(self, crop_id: int, reason: str) -> None:
+        self.count += 1
+        if len(self.crops) < self.KEPT:
+            self.crops.append({"crop_id": crop_id, "reason": reason})
 
 
 class Writer:

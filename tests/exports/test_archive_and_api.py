@@ -196,8 +196,8 @@ def test_cancelling_a_running_build_leaves_no_archive(labeled, ml_engineer, blob
     export = services.export_request(user=ml_engineer, format="jsonl", filters=ExportFilters())
     real_samples = services._samples
 
-    def samples(rows, counter):
-        for number, sample in enumerate(real_samples(rows, counter)):
+    def samples(rows, counter, skipped=None):
+        for number, sample in enumerate(real_samples(rows, counter, skipped)):
             if number == 3:
                 services.export_delete(
                     export_id=export.pk,
@@ -371,8 +371,8 @@ def test_a_donation_withdrawn_during_the_build_fails_it(
     export = services.export_request(user=ml_engineer, format="jsonl", filters=ExportFilters())
     real_samples = services._samples
 
-    def samples(rows, counter):
-        for number, sample in enumerate(real_samples(rows, counter)):
+    def samples(rows, counter, skipped=None):
+        for number, sample in enumerate(real_samples(rows, counter, skipped)):
             if number == 0:
                 donation_withdraw(source=service_token, donation_id=sample.row.donation_id)
             yield sample
@@ -452,8 +452,8 @@ def test_a_lost_attempt_that_wakes_up_stops_and_leaves_the_next_one_alone(
     real_samples = services._samples
     outcome = {}
 
-    def samples(rows, counter):
-        for number, sample in enumerate(real_samples(rows, counter)):
+    def samples(rows, counter, skipped=None):
+        for number, sample in enumerate(real_samples(rows, counter, skipped)):
             if number == 3 and "lost" not in outcome:
                 outcome["lost"] = True
                 Export.objects.filter(pk=export.pk).update(
