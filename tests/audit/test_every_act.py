@@ -252,6 +252,8 @@ ACTS: list[tuple[str, Callable[[World], tuple[str, object] | None]]] = [
     ("ocr_bridge.model_failed", learning_acts.fail_retrain),
     ("ocr_bridge.model_promote", learning_acts.promote_model),
     ("ocr_bridge.crops_reprefill", learning_acts.reprefill_crops),
+    ("ocr_bridge.donation_recut", learning_acts.recut_donation),
+    ("ocr_bridge.donation_text_read", learning_acts.read_page_text),
     ("exports.export_requeue", requeue_lost_export),
 ]
 

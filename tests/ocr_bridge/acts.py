@@ -1,4 +1,4 @@
-"""The learning loop's auditable acts, for ``tests/audit/test_every_act.py``'s table.
+"""The learning loop's and the pipeline's auditable acts, for ``tests/audit/test_every_act.py``'s table.
 
 Each takes that test's ``World`` and returns the (target type, id) its event must name.
 """
@@ -64,3 +64,43 @@ def reprefill_crops(world):
     active = weights.active_version()
     assert learning.crops_reprefill_batch(version_id=active.pk, batch_size=10) == 3
     return TARGET, active.pk
+
+
+# --- The pipeline's acts ------------------------------------------------------------------
+
+DONATION = "annotations.donation"
+
+
+def _read_donation(world, words):
+    from unittest import mock
+
+    from ocr_bridge import services
+    from tests import factories
+    from tests.ocr_bridge.test_page_pipeline import reading
+
+    donation = factories.make_donation(source=world.service_token, png=factories.word_png("p"))
+    with mock.patch.object(services, "page_read", return_value=reading(words)):
+        services.donation_process(donation_id=str(donation.pk))
+    return donation
+
+
+def recut_donation(world):
+    from unittest import mock
+
+    from ocr_bridge import recut, services
+    from tests.ocr_bridge.test_page_pipeline import RECEIPT, reading
+
+    donation = _read_donation(world, RECEIPT)
+    newer = reading(RECEIPT[:2], detector="newer")
+    with mock.patch.object(services, "page_read", return_value=newer):
+        assert recut.donation_recut(donation_id=str(donation.pk))
+    return DONATION, donation.pk
+
+
+def read_page_text(world):
+    from tests.ocr_bridge.test_page_pipeline import RECEIPT
+
+    donation = _read_donation(world, RECEIPT)
+    response = world.service.get(f"/api/v1/donations/{donation.pk}/text?format=txt")
+    assert response.status_code == 200, response.content
+    return DONATION, donation.pk
