@@ -1,4 +1,5 @@
-"""The learning loop's and the pipeline's auditable acts, for ``tests/audit/test_every_act.py``'s table.
+"""The learning loop's and the pipeline's auditable acts, for the table of
+``tests/audit/test_every_act.py``.
 
 Each takes that test's ``World`` and returns the (target type, id) its event must name.
 """
