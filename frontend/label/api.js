@@ -2,17 +2,11 @@
 // session cookie and Django's CSRF token. Network failures reject with a TypeError;
 // every HTTP answer resolves to {status, ok, data} so callers decide what is final.
 
-function cookie(name) {
-  for (const part of document.cookie.split(";")) {
-    const [key, ...rest] = part.trim().split("=");
-    if (key === name) return decodeURIComponent(rest.join("="));
-  }
-  return "";
-}
-
 export function createApi({ base, csrfToken }) {
-  // The cookie wins when present: it follows a token rotated after the page was rendered.
-  const token = () => cookie("csrftoken") || csrfToken;
+  // The page's token (its data- attribute) is the only one: the CSRF cookie is HttpOnly
+  // (CSRF_COOKIE_HTTPONLY), so document.cookie never shows it, and with secure cookies it
+  // is named __Host-dropturk_csrf anyway. A rotation (signing in again) renders a new page.
+  const token = () => csrfToken;
 
   async function request(method, path, body) {
     const headers = { Accept: "application/json" };

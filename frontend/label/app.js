@@ -5,6 +5,7 @@ import { createApi, errorMessage } from "./api.js";
 import { TaskBuffer } from "./buffer.js";
 import { installKeyboard, renderKeyTable } from "./keyboard.js";
 import { showHeld } from "./held.js";
+import { showHeld } from "./held.js";
 import { Outbox } from "./outbox.js";
 import { SessionStats } from "./stats.js";
 import { createView } from "./view.js";
@@ -413,6 +414,7 @@ document.getElementById("guidelines").addEventListener("click", (event) => {
 
 renderKeyTable(document.getElementById("key-table"));
 renderStats();
+showHeld(outbox, document.getElementById("save-status"));
 showHeld(outbox, document.getElementById("save-status"));
 outbox.start();
 view.showLoading();

@@ -1,12 +1,41 @@
 // Labels on their way to the server. Every entry is written to localStorage before it is
 // sent, sent one at a time in the order made (so labels land in the order they were
-// typed), and retried with backoff until the server confirms it or refuses it for good.
-// Resending is safe: submissions and corrections carry a client_key the server
+// typed). Resending is safe: submissions and corrections carry a client_key the server
 // deduplicates on, and a skip is idempotent.
+//
+// What an answer means, and what the page says about it:
+// - confirmed (2xx): gone from the outbox ("confirmed").
+// - transient (no connection, 502, 503, 504: a proxy or server on its way back): kept
+//   and retried with backoff; the status line says the labels wait on this device.
+// - refused for good (400, 404, 409, 422: asking again changes nothing): gone, with the
+//   server's reason ("refused").
+// - any other answer (401/403 signed out, 429, 500, ...): held, not retried by itself,
+//   with the server's message ("held"), until the annotator retries it (``retry``) or
+//   discards it (``discard``, then "refused"). Never "waiting" for an answer that will
+//   not come.
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 // Answers that will not change however often we ask again.
 const REFUSED = new Set([400, 404, 409, 422]);
+// Answers worth waiting out: the request did not reach the app, or the app is restarting.
+const TRANSIENT = new Set([502, 503, 504]);
+
+export function outcomeOf(answer) {
+  if (!answer) return "transient"; // no connection: fetch rejected
+  if (answer.ok) return "confirmed";
+  if (TRANSIENT.has(answer.status)) return "transient";
+  if (REFUSED.has(answer.status)) return "refused";
+  return "held";
+}
+
+function messageOf(answer) {
+  const data = answer && answer.data;
+  if (data && typeof data === "object" && typeof data.detail === "string") return data.detail;
+  if (answer && (answer.status === 401 || answer.status === 403)) {
+    return "You are signed out or may not label; sign in again, then retry.";
+  }
+  return `The server answered ${answer ? answer.status : "nothing"}.`;
+}
 
 export class Outbox extends EventTarget {
   constructor({ storageKey, send }) {
@@ -16,8 +45,7 @@ export class Outbox extends EventTarget {
     this.entries = this.#load();
     this.inFlight = null; // {entry, done: Promise}
     this.timer = null;
-    this.blocked = false; // the last attempt failed: offline, server down, signed out
-    this.warnedSignedOut = false;
+    this.blocked = false; // the last attempt failed for a transient reason
   }
 
   start() {
@@ -26,8 +54,37 @@ export class Outbox extends EventTarget {
     this.#drain();
   }
 
+  // Entries on their way (not held).
   get size() {
-    return this.entries.length;
+    return this.entries.filter((entry) => !entry.held).length;
+  }
+
+  // Entries the server refused with an answer that needs the annotator: [{entry, status,
+  // message}] in the order made.
+  get held() {
+    return this.entries.filter((entry) => entry.held).map((entry) => ({ entry, ...entry.held }));
+  }
+
+  // Sends a held entry again (e.g. after signing in again in another tab).
+  retry(clientKey) {
+    const entry = this.entries.find((candidate) => candidate.clientKey === clientKey);
+    if (!entry || !entry.held) return;
+    delete entry.held;
+    entry.attempts = 0;
+    entry.nextAt = 0;
+    this.#save();
+    this.#changed();
+    this.#drain();
+  }
+
+  // Gives a held entry up: it leaves the outbox as a refused one would.
+  discard(clientKey) {
+    const entry = this.entries.find((candidate) => candidate.clientKey === clientKey);
+    if (!entry || !entry.held) return;
+    const { status, data } = entry.held;
+    this.#remove(entry);
+    this.#emit("refused", { entry, status, data, discarded: true });
+    this.#changed();
   }
 
   taskIds() {
@@ -42,7 +99,7 @@ export class Outbox extends EventTarget {
   }
 
   retryNow() {
-    for (const entry of this.entries) entry.nextAt = 0;
+    for (const entry of this.entries) if (!entry.held) entry.nextAt = 0;
     this.#drain();
   }
 
@@ -82,7 +139,7 @@ export class Outbox extends EventTarget {
   }
 
   #changed() {
-    this.#emit("change", { size: this.entries.length, blocked: this.blocked });
+    this.#emit("change", { size: this.size, blocked: this.blocked, held: this.held.length });
   }
 
   #schedule(at) {
@@ -92,7 +149,7 @@ export class Outbox extends EventTarget {
 
   async #drain() {
     if (this.inFlight) return;
-    const entry = this.entries[0];
+    const entry = this.entries.find((candidate) => !candidate.held);
     if (!entry) {
       this.blocked = false;
       this.#changed();
@@ -118,22 +175,25 @@ export class Outbox extends EventTarget {
 
   #settle(entry, answer) {
     const stillQueued = this.entries.includes(entry);
-    if (answer && answer.ok) {
+    const outcome = outcomeOf(answer);
+    if (outcome === "confirmed") {
       this.#remove(entry);
       this.blocked = false;
       this.#emit("confirmed", { entry, data: answer.data });
-    } else if (answer && REFUSED.has(answer.status)) {
+    } else if (outcome === "refused") {
       this.#remove(entry);
       this.blocked = false;
       this.#emit("refused", { entry, status: answer.status, data: answer.data });
+    } else if (outcome === "held" && stillQueued) {
+      entry.held = { status: answer.status, message: messageOf(answer), data: answer.data };
+      this.blocked = false;
+      this.#save();
+      this.#emit("held", { entry, status: answer.status, message: entry.held.message });
     } else if (stillQueued) {
       entry.attempts += 1;
       entry.nextAt = Date.now() + BACKOFF_MS[Math.min(entry.attempts, BACKOFF_MS.length) - 1];
       this.blocked = true;
       this.#save();
-      const signedOut = answer && (answer.status === 401 || answer.status === 403);
-      if (signedOut && !this.warnedSignedOut) this.#emit("unauthorized", { entry });
-      this.warnedSignedOut = Boolean(signedOut);
     }
     this.#changed();
   }
