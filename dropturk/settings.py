@@ -449,6 +449,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "dropturk.errors.csrf_failure"  # JSON under /api/
 CSRF_COOKIE_HTTPONLY = True  # pages hand the token to scripts in a data- attribute
 SESSION_COOKIE_SAMESITE = "Strict"
 CSRF_COOKIE_SAMESITE = "Strict"

@@ -30,3 +30,9 @@ urlpatterns = [
     path("review/", quality_views.review_page, name="review"),
     path("quality/", include("quality.page_urls")),  # label quality metrics, detector feedback
 ]
+
+# Django's own errors: JSON under /api/, the site's pages elsewhere (dropturk/errors.py).
+handler400 = "dropturk.errors.bad_request"
+handler403 = "dropturk.errors.permission_denied"
+handler404 = "dropturk.errors.page_not_found"
+handler500 = "dropturk.errors.server_error"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from exports.selectors import SPLITS, ExportRow
@@ -92,6 +92,38 @@ def json_line(obj: object) -> str:
 
 def crop_file(row: ExportRow) -> str:
     return f"{row.crop_id:09d}.png"
+
+
+# A cell a spreadsheet would run as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@")
+FORMULA_GUARD = "'"
+
+
+def formula_guarded(text: str) -> str:
+    """``text`` as a spreadsheet shows it but never runs it: a leading ``'`` before a
+    label that begins with ``=``, ``+``, ``-`` or ``@``."""
+    return FORMULA_GUARD + text if text.startswith(FORMULA_STARTS) else text
+
+
+def formula_guarded_labels(
+    samples: Iterable[Sample], ctx: WriteContext, fmt: str
+) -> Iterator[Sample]:
+    """The samples with their labels guarded (``formula_guarded``) for the plain-text
+    formats a person may open in a spreadsheet; how many, and that one leading ``'``
+    is to be stripped before training on them, goes in the manifest's notes."""
+    guarded = 0
+    for sample in samples:
+        text = formula_guarded(sample.row.text)
+        if text != sample.row.text:
+            guarded += 1
+            sample = replace(sample, row=replace(sample.row, text=text))
+        yield sample
+    if guarded:
+        ctx.notes.append(
+            f"{fmt}: {guarded} label(s) beginning with =, +, - or @ written with a leading ' "
+            "so that a spreadsheet does not run them as formulas; strip one leading ' from "
+            "such labels before training (jsonl keeps every label as typed)"
+        )
 
 
 def one_line_labels(samples: Iterable[Sample], ctx: WriteContext, fmt: str) -> Iterator[Sample]:
