@@ -25,10 +25,13 @@ import numpy as np
 from ocr.detector import WordBox
 from ocr.page.calibration import DEFAULT_TABLE, GROUPS, Calibration, group_of, isotonic
 from ocr.page.evaluation import Segment, load_page, one_thread, sroie_pages
+from ocr.recognition.lexicon import word_core
 
 
 def truth_words(box: WordBox, segments: Sequence[Segment]) -> list[str]:
-    """Lower-case words of the true segments that hold at least half of the box."""
+    """Lower-case words of the true segments that hold at least half of the box, each
+    also without its surrounding punctuation, and two or three adjacent words run
+    together (how the transcripts space punctuation varies: "TOTAL :", "TOTAL:")."""
     area = max(1, box.width * box.height)
     words: list[str] = []
     for segment in segments:
@@ -36,14 +39,21 @@ def truth_words(box: WordBox, segments: Sequence[Segment]) -> list[str]:
         iw = min(box.right, s.right) - max(box.x, s.x)
         ih = min(box.bottom, s.bottom) - max(box.y, s.y)
         if iw > 0 and ih > 0 and iw * ih >= 0.5 * area:
-            words.extend(segment.text.lower().split())
+            tokens = segment.text.lower().split()
+            words.extend(tokens)
+            words.extend(word_core(t) for t in tokens if word_core(t))
+            for n in (2, 3):
+                words.extend("".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
     return words
 
 
 def label_reading(text: str, truth: Sequence[str]) -> bool:
-    """Right when every token of the reading is one of the true words there."""
+    """Right when every token of the reading, or the token without its surrounding
+    punctuation, is one of the true words there."""
     tokens = text.lower().split()
-    return bool(tokens) and all(token in truth for token in tokens)
+    return bool(tokens) and all(
+        token in truth or (word_core(token) and word_core(token) in truth) for token in tokens
+    )
 
 
 def label_chars(text: str, truth: Sequence[str]) -> list[bool]:

@@ -9,12 +9,16 @@ readings:
 
 - "lexicon": the lexicon replaced the network's reading;
 - "short": one or two characters of letters and digits (digits, "RM", stray marks);
-- "word": everything else.
+- "known": a word of the lexicon as read;
+- "number": at least as many digits as letters (prices, dates, codes);
+- "other": the rest (names, codes, misreadings, two words run together: "THANKYOU").
 
 Each table is an isotonic (pool-adjacent-violators) fit of "the reading is right" on the
 raw confidence, over the detected words of the TUNING half of the development receipts
-(a reading is right when every token of it is a word of the true segments the box lies
-in, case-insensitive), interpolated linearly between block means. Character confidences
+(a reading is right when every token of it is, case-insensitively, a word of the true
+segments the box lies in, that word without its surrounding punctuation, or adjacent
+words run together: SROIE's annotators space "TOTAL :" and "TOTAL:" as they please),
+interpolated linearly between block means. Character confidences
 get one table of their own (a character is right when it lies in the longest common
 blocks of its token and the nearest true word).
 
@@ -33,14 +37,29 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_TABLE = Path(__file__).with_name("calibration.json")
-GROUPS = ("lexicon", "short", "word")
+GROUPS = ("lexicon", "short", "known", "number", "other")
 
 
 def group_of(text: str, lexicon: bool) -> str:
+    """Which table calibrates a reading: "lexicon" (the lexicon replaced it), "short" (two
+    letters or digits at most), "known" (a word of the lexicon), "number" (as many digits
+    as letters, or more), "other" (codes, names, misreadings, words run together)."""
     if lexicon:
         return "lexicon"
     core = "".join(char for char in text if char.isalnum())
-    return "short" if len(core) <= 2 else "word"
+    if len(core) <= 2:
+        return "short"
+    if text in _lexicon():
+        return "known"
+    digits = sum(char.isdigit() for char in core)
+    return "number" if digits * 2 >= len(core) else "other"
+
+
+@functools.cache
+def _lexicon():
+    from ocr.recognition.lexicon import load
+
+    return load()
 
 
 def isotonic(x: Sequence[float], y: Sequence[float], *, bins: int = 40) -> list[list[float]]:

@@ -103,6 +103,23 @@ def turn(image: np.ndarray, degrees: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, -quarters))
 
 
+def quarter_turned_score(gray: np.ndarray, boxes: list[WordBox], classifier=None) -> float:
+    """Mean log-odds of "turned a quarter" (90 or 270) over "upright or upside down"
+    (0 or 180) over the page's biggest detected regions."""
+    chosen = sorted(
+        (b for b in boxes if min(b.width, b.height) >= 8), key=lambda b: -b.width * b.height
+    )[:SAMPLE]
+    if not chosen:
+        return 0.0
+    classifier = classifier or default_classifier()
+    crops = [gray[b.y : b.bottom, b.x : b.right] for b in chosen]
+    score = 0.0
+    for found in classifier.predict(crops):
+        p = found.probabilities
+        score += math.log(max(p[1] + p[3], 1e-6)) - math.log(max(p[0] + p[2], 1e-6))
+    return score / len(chosen)
+
+
 def upright(
     image: np.ndarray,
     *,
@@ -113,11 +130,18 @@ def upright(
     180, 270) and its detected words."""
     gray = _gray(image)
     rotation = 0
-    if lines_run_down(gray):
-        rotation = 90
-        image = turn(image, 90)
-        gray = _gray(image)
     boxes = list(detect(image))
+    # The profiles alone mistake a single line of text (its letters make the columns
+    # contrasted) for a turned page: the page turned a quarter is detected too, and the
+    # classifier says which of the two shows words the right way across.
+    if lines_run_down(gray):
+        turned = turn(image, 90)
+        turned_gray = _gray(turned)
+        turned_boxes = list(detect(turned))
+        if quarter_turned_score(turned_gray, turned_boxes, classifier) < quarter_turned_score(
+            gray, boxes, classifier
+        ):
+            rotation, image, gray, boxes = 90, turned, turned_gray, turned_boxes
     if upside_down_score(gray, boxes, classifier) > 0:
         rotation = (rotation + 180) % 360
         image = turn(image, 180)

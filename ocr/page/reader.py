@@ -139,9 +139,13 @@ def decide(
 ) -> tuple[list[_Read], list[_Read]]:
     """Kept and rejected words of a page's detected boxes."""
     first = read_boxes(gray, boxes, predictor, config)
-    from ocr.page.transform import improve
+    from ocr.page.transform import improve, split_spaced
 
-    chosen = improve(gray, first, predictor, config)
+    chosen = [
+        word
+        for reading in improve(gray, first, predictor, config)
+        for word in split_spaced(reading, gray)
+    ]
     kept = [r for r in chosen if r.text and r.confidence >= config.reject]
     rejected = [
         replace(r, decision="rejected")

@@ -8,10 +8,11 @@ its word. So for each such word the stage builds other crops of the same ink:
 - **combine**: the word with its left or right neighbour on the same line, when the gap
   between them is at most `combine_gap` × their height; a pair closer than
   `combine_close_gap` × height is tried even when both are confident (a detector that
-  cuts a word at a narrow gap cuts it into two plausible pieces);
-- **split**: the box cut at its widest internal ink gaps (the columns with no ink), into
-  2 … `split_max_parts` pieces, when it is at least `split_min_aspect` times as wide as
-  high;
+  cuts a word at a narrow gap cuts it into two plausible pieces); the combined reading
+  must be one token (`joined_reading`);
+- **split**: the box cut in two at each of its `split_tries` widest internal ink gaps
+  (the columns with no ink), and into 3 … `split_max_parts` pieces at the widest, when
+  it is at least `split_min_aspect` times as wide as high;
 - **reread**: the box read again with `reread_padding` × its height of page around it,
   and binarized (Otsu) for a sharper contrast.
 
@@ -152,9 +153,15 @@ def _candidates(gray, first, middle, config, crop) -> list[_Candidate]:
                 candidates.append(_Candidate("reread", (i,), (box,), (sharp,)))
         if config.split and box.width >= config.split_min_aspect * box.height:
             gaps = ink_gaps(crop(gray, box))
-            for parts in range(2, min(config.split_max_parts, len(gaps) + 1) + 1):
-                pieces = split_boxes(box, gaps, parts)
-                if len(pieces) == parts:
+            # In two at each of the widest few gaps (a space between words can be
+            # narrower than the gap a letter's shape leaves), in more at the widest.
+            cuts = [[gap] for gap in gaps[: config.split_tries]]
+            cuts += [gaps[: parts - 1] for parts in range(3, config.split_max_parts + 1)]
+            for chosen in cuts:
+                if len(chosen) > len(gaps):
+                    continue
+                pieces = split_boxes(box, chosen, len(chosen) + 1)
+                if len(pieces) == len(chosen) + 1:
                     candidates.append(
                         _Candidate(
                             "split", (i,), tuple(pieces), tuple(crop(gray, p) for p in pieces)
@@ -207,6 +214,46 @@ def _lexicon():
     return load()
 
 
+def split_spaced(reading, gray: np.ndarray | None = None):
+    """A reading with spaces in it as one reading per word (a page's words are words): its
+    box cut at its widest ink gaps when it has enough, else in proportion to the
+    characters; each word keeps the reading's confidence and its own characters'."""
+    from dataclasses import replace
+
+    words = reading.text.split()
+    if len(words) < 2:
+        return [reading]
+    box = reading.box
+    pieces: list[WordBox] = []
+    if gray is not None:
+        gaps = ink_gaps(gray[box.y : box.bottom, box.x : box.right])
+        if len(gaps) >= len(words) - 1:
+            pieces = split_boxes(box, gaps, len(words))
+    spans = []
+    position = 0
+    for word in words:
+        start = reading.text.index(word, position)
+        position = start + len(word)
+        spans.append((start, position))
+    if len(pieces) != len(words):
+        pitch = box.width / max(1, len(reading.text))
+        pieces = [
+            WordBox(box.x + round(a * pitch), box.y, max(1, round((b - a) * pitch)), box.height)
+            for a, b in spans
+        ]
+    decision = reading.decision if reading.decision == "combined" else "split"
+    return [
+        replace(
+            reading,
+            box=piece,
+            text=word,
+            char_confidences=tuple(reading.char_confidences[a:b]),
+            decision=decision,
+        )
+        for piece, word, (a, b) in zip(pieces, words, spans, strict=True)
+    ]
+
+
 def _choose(first, candidates, readings, config: ReaderConfig) -> list:
     # Per word: the best of its first reading, its re-reads and splits.
     best: dict[int, tuple[float, list]] = {i: (r.confidence, [r]) for i, r in enumerate(first)}
@@ -222,6 +269,8 @@ def _choose(first, candidates, readings, config: ReaderConfig) -> list:
         (i,) = candidate.members
         if candidate.kind == "split" and any(" " in w.text for w in words):
             continue
+        if " ".join(w.text for w in words) == first[i].text:
+            continue  # the same reading again: the first one stands
         if score > best[i][0] + config.margin or (
             score > best[i][0] and best[i][1][0] is not first[i]
         ):

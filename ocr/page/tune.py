@@ -27,12 +27,18 @@ from ocr.page.types import ReaderConfig
 
 
 def grid() -> list[ReaderConfig]:
+    """The first reading alone, then the bands (accept × reject) with every
+    transformation, then each transformation left out of the best guess."""
     base = ReaderConfig(orientation=False)
     configs = [replace(base, combine=False, split=False, reread=False, reject=0.0)]
-    for accept, reject, close in itertools.product(
-        (0.7, 0.8, 0.85), (0.0, 0.15, 0.3), (0.0, 0.3, 0.5)
-    ):
-        configs.append(replace(base, accept=accept, reject=reject, combine_close_gap=close))
+    for accept, reject in itertools.product((0.85, 0.95), (0.1, 0.2)):
+        configs.append(replace(base, accept=accept, reject=reject))
+    best_guess = replace(base, accept=0.95, reject=0.1)
+    configs += [
+        replace(best_guess, reread=False),
+        replace(best_guess, split=False),
+        replace(best_guess, combine=False),
+    ]
     return configs
 
 
@@ -75,7 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "accept": config.accept,
             "reject": config.reject,
             "close": config.combine_close_gap,
-            "transforms": config.combine or config.split or config.reread,
+            "combine": config.combine,
+            "split": config.split,
+            "reread": config.reread,
             "f1": summary["word_f1_nocase"],
             "p": summary["precision_nocase"],
             "r": summary["recall_nocase"],

@@ -32,21 +32,23 @@ class ReaderConfig:
     # At or above `accept`: kept as read. Below `reject`: noise, unless a transformation
     # lifts it. Between: the transformations below are tried and the most confident
     # reading is kept.
-    accept: float = 0.9
-    reject: float = 0.3
+    accept: float = 0.95
+    reject: float = 0.1
     # Combine a word with its left or right neighbour on the same line when the gap
     # between them is at most `combine_gap` × the taller one's height.
     combine: bool = True
-    combine_gap: float = 0.6
+    combine_gap: float = 1.0
     # Pairs closer than `combine_close_gap` × height are tried even when both are
     # confident (a detector that cuts a word at a narrow gap, "80" + "91" for "80.91",
     # cuts it into two plausible pieces).
-    combine_close_gap: float = 0.5
-    # Split a box at its widest internal ink gaps (up to `split_max_parts` words) when it
-    # is at least `split_min_aspect` times as wide as high.
+    combine_close_gap: float = 0.3
+    # Split a box at its widest internal ink gaps (in two at each of the `split_tries`
+    # widest, in up to `split_max_parts` at the widest) when it is at least
+    # `split_min_aspect` times as wide as high.
     split: bool = True
     split_min_aspect: float = 2.0
     split_max_parts: int = 3
+    split_tries: int = 3  # gaps tried one at a time for a cut in two
     # Read the box again with more padding and with stretched contrast.
     reread: bool = True
     reread_padding: float = 0.15  # of the box's height, on every side
