@@ -45,29 +45,30 @@ class ComponentConfig:
     # that blur together at 8 px separate when binarized at 16 px), big print reduced.
     # The scale stays within [min_scale, max_scale] of the original and the working
     # image under `max_pixels`.
-    char_height: float = 12.0
+    char_height: float = 20.0
     min_scale: float = 0.25
     max_scale: float = 2.5
     max_pixels: int = 6_000_000
     # Sauvola binarization: window (px, odd), k, and the least darkening below the local
     # mean that counts as ink (grey levels), which keeps flat paper and smooth shading out.
-    window: int = 41
+    window: int = 69
     sauvola_k: float = 0.2
     min_contrast: int = 20
     # Light print is looked for only where the mean over `background_window` px is below
     # this grey level (dark bands, negative pages).
     dark_background: int = 110
-    background_window: int = 101
+    background_window: int = 167
     # Straight ink runs at least this long (px) are rules and are taken out; 0 keeps them.
-    rule_min_length: int = 40
+    rule_min_length: int = 67
+    rule_gap: int = 3
     # Components: least area (px) kept; a hollow component (ink / box area below
     # `min_fill`) bigger than `hollow_min_side` is a frame, not a character.
-    min_area: int = 3
+    min_area: int = 5
     min_fill: float = 0.12
-    hollow_min_side: int = 12
+    hollow_min_side: int = 20
     # Grouping (see ocr.detection.grouping).
-    min_char_height: int = 6
-    max_char_height: int = 100
+    min_char_height: int = 10
+    max_char_height: int = 167
     min_vertical_overlap: float = 0.5
     phrase_gap: float = 0.8
     max_gap: float = 0.35
@@ -77,8 +78,8 @@ class ComponentConfig:
     # far apart (× character height), the wider group are word gaps (0: off).
     cluster_separation: float = 0.2
     max_height_ratio: float = 2.5
-    min_word_height: int = 7
-    min_word_width: int = 3
+    min_word_height: int = 12
+    min_word_width: int = 5
     # Padding on each side of a word box, as a share of its height (0: tight boxes).
     padding: float = 0.15
     dedupe_overlap: float = 0.7
@@ -125,43 +126,68 @@ def _rescale_to_print(
 
 
 def ink_masks(gray: np.ndarray, config: ComponentConfig) -> list[np.ndarray]:
-    """Binary ink (uint8 0/255) of dark print, and of light print on dark ground if any."""
-    g = gray.astype(np.float32)
-    size = (config.window, config.window)
-    mean = cv2.boxFilter(g, -1, size, borderType=cv2.BORDER_REFLECT)
-    square = cv2.boxFilter(g * g, -1, size, borderType=cv2.BORDER_REFLECT)
-    spread = np.sqrt(np.maximum(square - mean * mean, 0.0)) / 128.0 - 1.0
+    """Binary ink (uint8 0/255) of dark print, and of light print on dark ground if any.
+
+    Sauvola's threshold mean x (1 + k x (std / 128 - 1)), and its mirror for light print,
+    with the least contrast `min_contrast` to the local mean. The local statistics are
+    smooth over a window several characters wide, so they are computed on the page
+    reduced 4x and the two threshold maps enlarged back: one comparison per pixel at
+    full size.
+    """
+    height, width = gray.shape
+    reduce = 4 if min(height, width) >= 64 else 1
+    small = cv2.resize(
+        gray, (max(1, width // reduce), max(1, height // reduce)), interpolation=cv2.INTER_AREA
+    ).astype(np.float32)
+    side = max(3, round(config.window / reduce)) | 1
+    mean = cv2.boxFilter(small, cv2.CV_32F, (side, side), borderType=cv2.BORDER_REFLECT)
+    square = cv2.sqrBoxFilter(small, cv2.CV_32F, (side, side), borderType=cv2.BORDER_REFLECT)
+    std = np.sqrt(np.maximum(square - mean * mean, 0.0))
     k = config.sauvola_k
-    background = cv2.boxFilter(
-        g, -1, (config.background_window, config.background_window), borderType=cv2.BORDER_REFLECT
+    factor = 1.0 + k * (std / 128.0 - 1.0)
+    dark_limit = np.minimum(mean * factor, mean - config.min_contrast)
+    light_limit = np.maximum(255.0 - (255.0 - mean) * factor, mean + config.min_contrast)
+    # The wide surroundings decide the polarity, each place has one: on dark ground the
+    # dark "ink" is the ground around light letters, on paper the light "ink" is paper.
+    wide = max(3, round(config.background_window / reduce)) | 1
+    ground = cv2.blur(small, (wide, wide)) < config.dark_background
+    full = (width, height)
+    dark_limit[ground] = -1.0
+    dark = cv2.compare(
+        gray.astype(np.float32),
+        cv2.resize(dark_limit, full, interpolation=cv2.INTER_LINEAR),
+        cv2.CMP_LT,
     )
-    # Each place has one polarity: on dark ground the dark "ink" is the ground around
-    # light letters, and on paper the light "ink" is the paper around dark ones.
-    ground = background < config.dark_background
-    dark = (g < mean * (1.0 + k * spread)) & (g < mean - config.min_contrast) & ~ground
-    masks = [_without_rules(dark.astype(np.uint8) * 255, config)]
+    masks = [_without_rules(dark, config)]
     if ground.any():
-        light = (
-            ground
-            & (255.0 - g < (255.0 - mean) * (1.0 + k * spread))
-            & (g > mean + config.min_contrast)
+        light_limit[~ground] = 256.0
+        light = cv2.compare(
+            gray.astype(np.float32),
+            cv2.resize(light_limit, full, interpolation=cv2.INTER_LINEAR),
+            cv2.CMP_GT,
         )
         if light.any():
-            masks.append(_without_rules(light.astype(np.uint8) * 255, config))
+            masks.append(_without_rules(light, config))
     return masks
 
 
 def _without_rules(ink: np.ndarray, config: ComponentConfig) -> np.ndarray:
-    """The ink less its long horizontal and vertical runs (rules, borders, underlines)."""
+    """The ink less its long horizontal and vertical runs (rules, borders, underlines,
+    and dashed or dotted lines: gaps up to `rule_gap` px along a run are bridged)."""
     if config.rule_min_length <= 0:
         return ink
     length = config.rule_min_length
-    rules = cv2.morphologyEx(
-        ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1))
-    )
-    rules |= cv2.morphologyEx(
-        ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, length))
-    )
+    rules = None
+    for along, bridge in (((length, 1), (config.rule_gap, 1)), ((1, length), (1, config.rule_gap))):
+        runs = ink
+        if config.rule_gap > 1:
+            runs = cv2.morphologyEx(
+                ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, bridge)
+            )
+        found = cv2.morphologyEx(
+            runs, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, along)
+        )
+        rules = found if rules is None else rules | found
     if not rules.any():
         return ink
     return cv2.subtract(ink, rules)
