@@ -135,3 +135,14 @@ def redis_url():
     if not redis_reachable(url):
         pytest.fail(f"REDIS_URL={url} is set but Redis does not answer")
     return url
+
+
+@pytest.fixture(scope="module")
+def embedded_server(tmp_path_factory):
+    """The app as `make run` starts it (SQLite, local blobs, filesystem broker, the web
+    server process and a Celery worker) on a free port, one per test module; see
+    ``tests/live_server.py`` for its API (``base_url``, ``manage``, ``session``...)."""
+    from tests.live_server import EmbeddedServer
+
+    with EmbeddedServer.started(tmp_path_factory.mktemp("embedded")) as server:
+        yield server
