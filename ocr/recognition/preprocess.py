@@ -83,13 +83,30 @@ def cut_to_ink(gray: np.ndarray) -> np.ndarray:
 UPSCALE = {"linear": cv2.INTER_LINEAR, "lanczos": cv2.INTER_LANCZOS4}
 
 
+def percentiles(gray: np.ndarray, qs: Sequence[float]) -> list[float]:
+    """`np.percentile(gray, qs)` (linear interpolation), for uint8 crops read off the
+    histogram: the same values, several times faster on the small crops a page holds."""
+    if gray.dtype != np.uint8:
+        return [float(v) for v in np.percentile(gray, qs)]
+    cumulative = np.bincount(gray.ravel(), minlength=256).cumsum()
+    last = gray.size - 1
+    values = []
+    for q in qs:
+        position = last * q / 100.0
+        below = int(np.floor(position))
+        above = min(below + 1, last)
+        low, high = np.searchsorted(cumulative, (below, above), side="right").tolist()
+        values.append(low + (position - below) * (high - low))
+    return values
+
+
 def normalize(gray: np.ndarray, *, upscale: str = "linear") -> np.ndarray:
     """float32 (32, W) in [-1, 1], dark ink on a light ground; crops lower than that are
     enlarged with `upscale` (a key of `UPSCALE`: the model's, `CrnnConfig.upscale`)."""
     height, width = gray.shape
     if height == 0 or width == 0:
         return np.ones((INPUT_HEIGHT, MIN_WIDTH), np.float32)
-    low, median, high = np.percentile(gray, (2, 50, 98))
+    low, median, high = percentiles(gray, (2, 50, 98))
     pixels = gray.astype(np.float32)
     if median < (low + high) / 2:  # the ground is the darker part: light print
         pixels = 255.0 - pixels
