@@ -23,6 +23,7 @@ from annotations.api.permissions import (
 from annotations.crypto import DecryptionError
 from annotations.images import ImageRejected, normalize_image
 from annotations.models import DocumentKind, Label, LabelKind, Task
+from annotations.text import reject_control_characters
 from audit.models import Outcome
 
 # A crop whose stored blob fails its authentication tag, or is gone from storage.
@@ -207,13 +208,6 @@ class TaskNextApi(LoopApiView):
         if not tasks:
             return HttpResponse(status=status.HTTP_204_NO_CONTENT)
         return json_response({"tasks": [lease_json(lease) for lease in tasks]})
-
-
-def reject_control_characters(value: str) -> str:
-    """A typed word never holds control characters (tabs, NUL, newlines...)."""
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
-        raise serializers.ValidationError("Text must not contain control characters.")
-    return value
 
 
 class LabelInputSerializer(serializers.Serializer):
