@@ -320,7 +320,7 @@ def _needs_reading(crop: WordCrop, engine: OcrEngine, opened: set[int]) -> bool:
 
 def donation_prefill(*, donation_id: str) -> bool:
     """Has the configured engine read the crops the page reading did not already prefill
-    for it, then opens their tasks and marks the donation ready."""
+    for it (their prefill written), then opens the tasks and marks the donation ready."""
     donation = Donation.objects.filter(pk=donation_id, status=DonationStatus.PROCESSING).first()
     if donation is None:
         return False
@@ -339,8 +339,7 @@ def donation_prefill(*, donation_id: str) -> bool:
                 confidence=crop.prefill_confidence or 0.0,
                 char_confidences=tuple(crop.prefill_char_confidences),
             )
-            for crop in crops
-            if crop.pk not in opened
+            for crop in unread
         ],
         engine=engine.name,
         engine_version=engine.version,
