@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from annotations.management.commands import seed_demo
 from annotations.models import Donation, ServiceToken
 from annotations.services import hash_token
 from tests import factories
@@ -55,7 +56,8 @@ def test_seed_demo_creates_people_with_roles_and_documents_once(db, client):
     response = client.post("/accounts/2fa/authenticate/", {"code": factories.totp_code(secret)})
     assert response.status_code == 302
     assert client.get("/label/").status_code == 200
-    assert Donation.objects.count() == 4
+    documents = len(seed_demo.DEMO_DOCUMENTS) + len(seed_demo.DEMO_LABELED_PAGES)
+    assert Donation.objects.count() == documents
 
     call_command("seed_demo", stdout=io.StringIO())
-    assert Donation.objects.count() == 4
+    assert Donation.objects.count() == documents
