@@ -90,21 +90,38 @@ def to_page(
 def reading_order(boxes: list[WordBox]) -> list[WordBox]:
     """Lines top to bottom, words left to right within a line.
 
-    A box joins the current line while its vertical centre lies within the line's
-    running extent; a box lower down starts the next line.
+    Boxes are taken by their vertical centre; a box joins the open line whose middle
+    half (the median top and bottom of its boxes, shrunk by a quarter of its height on
+    each side) holds its centre, else it starts a line. Lines are ordered by their median
+    centre, so one tall or low box does not reorder a line.
     """
     if not boxes:
         return []
     by_centre = sorted(boxes, key=lambda b: (b.y + b.height / 2, b.x))
     lines: list[list[WordBox]] = []
-    line_top = line_bottom = 0.0
+    spans: list[tuple[float, float]] = []  # each line's median top and bottom
     for box in by_centre:
         centre = box.y + box.height / 2
-        if lines and centre <= line_bottom and centre >= line_top:
-            lines[-1].append(box)
-            line_top = max(line_top, box.y)
-            line_bottom = min(line_bottom, box.bottom)
-        else:
+        home = None
+        # Only the last few lines can still take a box lower down the page.
+        for index in range(len(lines) - 1, max(-1, len(lines) - 4), -1):
+            top, bottom = spans[index]
+            quarter = (bottom - top) / 4
+            if top + quarter <= centre <= bottom - quarter:
+                home = index
+                break
+        if home is None:
             lines.append([box])
-            line_top, line_bottom = box.y, box.bottom
-    return [box for line in lines for box in sorted(line, key=lambda b: b.x)]
+            spans.append((float(box.y), float(box.bottom)))
+        else:
+            lines[home].append(box)
+            members = lines[home]
+            spans[home] = (
+                float(np.median([b.y for b in members])),
+                float(np.median([b.bottom for b in members])),
+            )
+    order = sorted(
+        range(len(lines)),
+        key=lambda i: float(np.median([b.y + b.height / 2 for b in lines[i]])),
+    )
+    return [box for i in order for box in sorted(lines[i], key=lambda b: b.x)]

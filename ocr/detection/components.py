@@ -54,13 +54,15 @@ class ComponentConfig:
     window: int = 69
     sauvola_k: float = 0.2
     min_contrast: int = 20
-    # Light print is looked for only where the mean over `background_window` px is below
-    # this grey level (dark bands, negative pages).
+    # Light print is looked for only where the median over `background_window` px is
+    # below this grey level (dark bands, negative pages), dark print everywhere else.
     dark_background: int = 110
-    background_window: int = 167
-    # Straight ink runs at least this long (px) are rules and are taken out; 0 keeps them.
+    background_window: int = 61
+    # Straight ink runs at least this long (px), across gaps up to `rule_gap` px and at
+    # most `rule_max_thickness` px thick, are rules and are taken out; 0 keeps them.
     rule_min_length: int = 67
     rule_gap: int = 3
+    rule_max_thickness: int = 8
     # Components: least area (px) kept; a hollow component (ink / box area below
     # `min_fill`) bigger than `hollow_min_side` is a frame, not a character.
     min_area: int = 5
@@ -147,12 +149,16 @@ def ink_masks(gray: np.ndarray, config: ComponentConfig) -> list[np.ndarray]:
     factor = 1.0 + k * (std / 128.0 - 1.0)
     dark_limit = np.minimum(mean * factor, mean - config.min_contrast)
     light_limit = np.maximum(255.0 - (255.0 - mean) * factor, mean + config.min_contrast)
-    # The wide surroundings decide the polarity, each place has one: on dark ground the
-    # dark "ink" is the ground around light letters, on paper the light "ink" is paper.
+    # The surroundings decide the polarity, each place has one: on dark ground the dark
+    # "ink" is the ground around light letters, on paper the light "ink" is paper. The
+    # ground is the median over a few characters: paper under dark print, however bold.
     wide = max(3, round(config.background_window / reduce)) | 1
-    ground = cv2.blur(small, (wide, wide)) < config.dark_background
+    median = cv2.medianBlur(np.clip(small, 0, 255).astype(np.uint8), wide)
+    ground = median < config.dark_background
     full = (width, height)
-    dark_limit[ground] = -1.0
+    # Dark print not near dark ground either: its edge would be a dark strip of "ink".
+    near_ground = cv2.dilate(ground.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    dark_limit[near_ground] = -1.0
     dark = cv2.compare(
         gray.astype(np.float32),
         cv2.resize(dark_limit, full, interpolation=cv2.INTER_LINEAR),
@@ -160,7 +166,10 @@ def ink_masks(gray: np.ndarray, config: ComponentConfig) -> list[np.ndarray]:
     )
     masks = [_without_rules(dark, config)]
     if ground.any():
-        light_limit[~ground] = 256.0
+        # Light print only well inside the dark ground: along its edge the paper itself
+        # is lighter than the local mean and would join the letters into one strip.
+        inside = cv2.erode(ground.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        light_limit[~inside] = 256.0
         light = cv2.compare(
             gray.astype(np.float32),
             cv2.resize(light_limit, full, interpolation=cv2.INTER_LINEAR),
@@ -178,7 +187,10 @@ def _without_rules(ink: np.ndarray, config: ComponentConfig) -> np.ndarray:
         return ink
     length = config.rule_min_length
     rules = None
-    for along, bridge in (((length, 1), (config.rule_gap, 1)), ((1, length), (1, config.rule_gap))):
+    for along, bridge, across in (
+        ((length, 1), (config.rule_gap, 1), (1, config.rule_max_thickness + 1)),
+        ((1, length), (1, config.rule_gap), (config.rule_max_thickness + 1, 1)),
+    ):
         runs = ink
         if config.rule_gap > 1:
             runs = cv2.morphologyEx(
@@ -187,8 +199,16 @@ def _without_rules(ink: np.ndarray, config: ComponentConfig) -> np.ndarray:
         found = cv2.morphologyEx(
             runs, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, along)
         )
+        if not found.any():
+            continue
+        # Thick stretches are not rules but dark bands and blocks: left whole, they make
+        # one component too big to be a character.
+        thick = cv2.morphologyEx(
+            found, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, across)
+        )
+        found = cv2.subtract(found, cv2.dilate(thick, np.ones((3, 3), np.uint8)))
         rules = found if rules is None else rules | found
-    if not rules.any():
+    if rules is None or not rules.any():
         return ink
     return cv2.subtract(ink, rules)
 
