@@ -395,6 +395,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Every operation's 400/401/403/404 and their {"detail"} shape (dropturk/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "dropturk.schema.add_error_responses",
+    ],
 }
 
 # --- Sign-in (django-allauth).

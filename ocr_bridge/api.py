@@ -93,7 +93,13 @@ class ModelRetrainApi(APIView):
         # synthetic_share, augment, freeze_features, seed, threads, max_labels).
         options = serializers.JSONField(required=False, default=dict)
 
-    @extend_schema(request=InputSerializer, responses={202: ModelOutputSerializer})
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            202: ModelOutputSerializer,
+            409: OpenApiResponse(description="A retraining is already running."),
+        },
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
