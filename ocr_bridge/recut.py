@@ -9,6 +9,7 @@ give way to the new reading's words (``ocr_bridge.services`` stores and prefills
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 import audit
 from annotations import blobs
-from annotations.models import Donation, DonationStatus, Label, WordCrop
+from annotations.models import Donation, DonationStatus, Label, Task, WordCrop
 from ocr_bridge.engines import OcrEngine
 from ocr_bridge.services import (
     WordCut,
@@ -28,7 +29,6 @@ from ocr_bridge.services import (
     donation_prefill,
     read_donation_page,
     reading_bytes,
-    reading_name,
     reading_tag,
     record_reading,
     words_within_cap,
@@ -126,7 +126,9 @@ def donation_store_recut(*, donation: Donation, reading: PageReading, engine: Oc
     order.extend(("kept", crop) for crop in kept_crops if crop.pk not in place)
 
     cuts = {id(cut.word): cut for cut in cut_words(reading, new)}
-    tag = reading_tag(reading)
+    # Names of this attempt's own: a crop a failed or raced attempt left behind is never
+    # overwritten, nor one of its blobs deleted with another attempt's.
+    tag = f"{reading_tag(reading)}-{uuid.uuid4().hex[:8]}"
     data_key = blobs.data_key_for(donation)
     kept_names = {crop.image_name for crop in kept_crops}
     rows: list[tuple[int, WordCrop | WordCut, str]] = []
@@ -143,68 +145,103 @@ def donation_store_recut(*, donation: Donation, reading: PageReading, engine: Oc
             )
             rows.append((index, cuts[id(item)], name))
             index += 1
-    page_name = reading_name(donation.pk, reading)
+    page_name = f"donations/{donation.pk}/reading-{tag}.json.enc"
     blobs.blob_put(
         donation=donation, name=page_name, plaintext=reading_bytes(reading), data_key=data_key
     )
     new_names = [name for _, row, name in rows if isinstance(row, WordCut)]
-    now = timezone.now()
     with transaction.atomic():
         locked = Donation.objects.select_for_update().get(pk=donation.pk)
         if locked.status != DonationStatus.PROCESSING:  # withdrawn (or failed) meanwhile
             transaction.on_commit(lambda: delete_blobs([*new_names, page_name]))
             return 0
+        # The page's tasks, locked: a lease passes over them (SKIP LOCKED) and a label
+        # waits, so the crops found kept below stay the ones to keep until commit.
+        list(Task.objects.select_for_update().filter(crop__donation=locked).values_list("pk"))
         kept_ids = {crop.pk for crop in kept_crops}
-        still_kept = set(_kept_on_recut(locked).values_list("pk", flat=True))
-        if still_kept != kept_ids:
-            # Someone labeled or leased a crop while we read: try again another time.
-            transaction.on_commit(lambda: delete_blobs([*new_names, page_name]))
-            raise RecutRaced("a crop was labeled or leased during the recut")
-        gone = locked.crops.exclude(pk__in=kept_ids)
-        gone_names = list(gone.values_list("image_name", flat=True))
-        gone.delete()  # their tasks and skips with them
-        old_reading = locked.reading_name
-        # Two steps, so that no index is held twice at any moment (unique per donation).
-        offset = 1 + max([crop.index for crop in kept_crops], default=0)
-        for crop in kept_crops:
-            crop.index += offset
-        WordCrop.objects.bulk_update(kept_crops, ["index"])
-        renumbered = []
-        for index, row, _ in rows:
-            if isinstance(row, WordCrop):
-                row.index = index
-                # Its line in the new reading, where a new word stands for it.
-                row.line = words[place[row.pk]].line if row.pk in place else None
-                renumbered.append(row)
-        WordCrop.objects.bulk_update(renumbered, ["index", "line"])
-        WordCrop.objects.bulk_create(
-            crop_row(
-                donation=locked,
-                index=index,
-                name=name,
-                cut=row,
+        raced = set(_kept_on_recut(locked).values_list("pk", flat=True)) != kept_ids
+        if not raced:
+            removed = _replace_crops(
+                locked,
                 reading=reading,
                 engine=engine,
-                now=now,
+                kept_crops=kept_crops,
+                rows=rows,
+                lines={pk: words[position].line for pk, position in place.items()},
+                page_name=page_name,
+                over_cap=len(free) - len(new),
             )
-            for index, row, name in rows
-            if isinstance(row, WordCut)
-        )
-        record_reading(locked, reading, page_name=page_name, over_cap=len(free) - len(new))
-        audit.record(
-            actor=audit.SYSTEM,
-            action="ocr_bridge.donation_recut",
-            target=locked,
-            data={
-                "kept": len(kept_crops),
-                "removed": len(gone_names),
-                "new": len(new_names),
-                "detector_version": reading.detector_version,
-            },
-        )
-        stale = [*gone_names, *([old_reading] if old_reading != page_name else [])]
-        transaction.on_commit(lambda: delete_blobs(name for name in stale if name))
+    if raced:
+        # Someone labeled or leased a crop while the page was read: try another time.
+        delete_blobs([*new_names, page_name])
+        raise RecutRaced("a crop was labeled or leased during the recut")
+    logger.info(
+        "donation %s cut anew: %d new crops, %d removed", donation.pk, len(new_names), removed
+    )
     return len(new_names)
+
+
+def _replace_crops(
+    locked: Donation,
+    *,
+    reading: PageReading,
+    engine: OcrEngine,
+    kept_crops: list[WordCrop],
+    rows: list,
+    lines: dict[int, int],
+    page_name: str,
+    over_cap: int,
+) -> int:
+    """Under the donation's lock: the crops not kept deleted, the kept ones renumbered
+    into the new reading order, the new ones created, the reading recorded; returns how
+    many were removed. Their blobs (and the old reading) are deleted after commit."""
+    now = timezone.now()
+    kept_ids = {crop.pk for crop in kept_crops}
+    gone = locked.crops.exclude(pk__in=kept_ids)
+    gone_names = list(gone.values_list("image_name", flat=True))
+    gone.delete()  # their tasks and skips with them
+    old_reading = locked.reading_name
+    # Two steps, so that no index is held twice at any moment (unique per donation).
+    offset = 1 + max([crop.index for crop in kept_crops], default=0)
+    for crop in kept_crops:
+        crop.index += offset
+    WordCrop.objects.bulk_update(kept_crops, ["index"])
+    renumbered = []
+    for index, row, _ in rows:
+        if isinstance(row, WordCrop):
+            row.index = index
+            # Its line in the new reading, where a new word stands for it.
+            row.line = lines.get(row.pk)
+            renumbered.append(row)
+    WordCrop.objects.bulk_update(renumbered, ["index", "line"])
+    WordCrop.objects.bulk_create(
+        crop_row(
+            donation=locked,
+            index=index,
+            name=name,
+            cut=row,
+            reading=reading,
+            engine=engine,
+            now=now,
+        )
+        for index, row, name in rows
+        if isinstance(row, WordCut)
+    )
+    record_reading(locked, reading, page_name=page_name, over_cap=over_cap)
+    audit.record(
+        actor=audit.SYSTEM,
+        action="ocr_bridge.donation_recut",
+        target=locked,
+        data={
+            "kept": len(kept_crops),
+            "removed": len(gone_names),
+            "new": len(rows) - len(kept_crops),
+            "detector_version": reading.detector_version,
+        },
+    )
+    stale = [*gone_names, *([old_reading] if old_reading != page_name else [])]
+    transaction.on_commit(lambda: delete_blobs(name for name in stale if name))
+    return len(gone_names)
 
 
 class RecutRaced(Exception):

@@ -359,3 +359,31 @@ def test_only_ready_donations_are_recut(service_token, reads):
 
     assert not recut.donation_recut(donation_id=str(donation.pk))
     assert calls == []
+
+
+def test_a_label_given_while_the_page_is_read_again_leaves_the_page_as_it_was(
+    service_token, reads, annotator, monkeypatch, blob_dir, django_capture_on_commit_callbacks
+):
+    reads(reading(RECEIPT))
+    donation = factories.make_donation(source=service_token, png=factories.word_png("page"))
+    services.donation_process(donation_id=str(donation.pk))
+    before = [(c.pk, c.index, c.image_name) for c in _crops(donation)]
+    files_before = sorted(p for p in blob_dir.rglob("*") if p.is_file())
+    total = WordCrop.objects.get(donation=donation, prefill_text="TOTAL")
+
+    reads(reading(RECEIPT[:2], detector="test-detector-2"))
+    cut_words = recut.cut_words
+
+    def cut_while_someone_labels(*args):
+        # After the recut chose which crops to keep, before it replaces the others
+        label_submit(user=annotator, task_id=total.task.pk, text="TOTAL")
+        return cut_words(*args)
+
+    monkeypatch.setattr(recut, "cut_words", cut_while_someone_labels)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert not recut.donation_recut(donation_id=str(donation.pk))
+
+    donation.refresh_from_db()
+    assert donation.status == DonationStatus.READY
+    assert [(c.pk, c.index, c.image_name) for c in _crops(donation)] == before
+    assert sorted(p for p in blob_dir.rglob("*") if p.is_file()) == files_before
