@@ -4,7 +4,7 @@ import json
 
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -59,7 +59,10 @@ class DonationCreateApi(APIView):
 
     @extend_schema(
         request={"multipart/form-data": InputSerializer},
-        responses={201: OutputSerializer},
+        responses={
+            201: OutputSerializer,
+            413: OpenApiResponse(description="The file or its pixels are over the limit."),
+        },
         summary="Donate a document image",
     )
     def post(self, request):
@@ -361,7 +364,13 @@ class LabelReviseApi(APIView):
 class CropImageApi(LoopApiView):
     permission_classes = [IsPerson]
 
-    @extend_schema(responses={(200, "image/png"): bytes}, summary="A word crop's image")
+    @extend_schema(
+        responses={
+            (200, "image/png"): bytes,
+            422: OpenApiResponse(description="The crop's stored image is damaged or missing."),
+        },
+        summary="A word crop's image",
+    )
     def get(self, request, crop_id: int):
         crop = selectors.crop_get_for_viewer(user=request.user, crop_id=crop_id)
         if crop is None:
