@@ -170,6 +170,7 @@ class PageLineSerializer(serializers.Serializer):
     words = PageWordSerializer(many=True)
 
 
+@extend_schema_serializer(component_name="Detail")
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
@@ -182,6 +183,7 @@ class DonationTextApi(APIView):
     permission_classes = [IsAuthenticated]
     renderer_classes = [renderers.JSONRenderer, PlainTextRenderer]
 
+    @extend_schema_serializer(component_name="DonationText")
     class OutputSerializer(serializers.Serializer):
         id = serializers.UUIDField()
         status = serializers.CharField()
