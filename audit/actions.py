@@ -91,6 +91,25 @@ def describe(action: str, *, target_id: str, data: dict) -> str:
     if template is None:
         return action
     try:
-        return template.format(target_id=target_id, data=data)
+        return template.format(target_id=target_id, data=_readable(data))
     except (KeyError, IndexError, AttributeError):
         return action
+
+
+def _readable(data: dict) -> dict:
+    """Values as people read them: ["password", "mfa"] -> "password, mfa" (not a list)."""
+    if not isinstance(data, dict):
+        return data
+    return {key: readable_value(value) for key, value in data.items()}
+
+
+def readable_value(value) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(readable_value(item) for item in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {readable_value(item)}" for key, item in value.items()) or "none"
+    if value is None or value == "":
+        return "none"
+    if value is True or value is False:
+        return "yes" if value else "no"
+    return str(value)
