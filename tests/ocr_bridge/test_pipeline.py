@@ -9,6 +9,7 @@ from annotations.services.donations import donation_start_processing
 from audit.models import AuditEvent
 from ocr.detector import DETECTOR_VERSION
 from ocr_bridge import services, tasks
+from ocr_bridge.engines import find_tessdata_dir
 from tests.factories import make_donation
 
 
@@ -136,3 +137,24 @@ def test_stalled_donations_are_requeued_then_given_up(service_token, settings):
     donation.refresh_from_db()
     assert donation.status == DonationStatus.FAILED
     assert "3 attempts" in donation.failure_reason
+
+
+@pytest.mark.skipif(find_tessdata_dir() is None, reason="Tesseract's language data is absent")
+def test_with_tesseract_prefilling_the_page_reading_still_cuts_the_crops(service_token, settings):
+    settings.OCR_ENGINE = "tesseract"
+    donation = make_donation(source=service_token, kind="receipt", seed=3)
+
+    _run_pipeline(donation.pk)
+
+    donation.refresh_from_db()
+    assert donation.status == DonationStatus.READY
+    crops = list(donation.crops.order_by("index"))
+    assert len(crops) >= 10
+    # Cut by the page reader (lines, decisions, its detector), read by Tesseract.
+    assert {crop.detector_version for crop in crops} == {DETECTOR_VERSION}
+    assert all(crop.decision for crop in crops)
+    assert {crop.prefill_engine for crop in crops} == {"tesseract"}
+    assert sum(bool(crop.prefill_text) for crop in crops) >= len(crops) // 2
+    assert AuditEvent.objects.filter(
+        action="ocr_bridge.crops_read", target_id=str(donation.pk)
+    ).exists()
