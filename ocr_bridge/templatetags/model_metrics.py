@@ -20,3 +20,11 @@ def duration(seconds) -> str:
         return "-"
     minutes, rest = divmod(round(float(seconds)), 60)
     return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+@register.filter
+def change(value, before) -> str:
+    """The change of a fraction in percentage points, signed: "+4.2 pt", "-6.0 pt"."""
+    if value is None or before is None or value == "" or before == "":
+        return "-"
+    return f"{(float(value) - float(before)) * 100:+.1f} pt"
