@@ -5,7 +5,6 @@ import { createApi, errorMessage } from "./api.js";
 import { TaskBuffer } from "./buffer.js";
 import { installKeyboard, renderKeyTable } from "./keyboard.js";
 import { showHeld } from "./held.js";
-import { showHeld } from "./held.js";
 import { Outbox } from "./outbox.js";
 import { SessionStats } from "./stats.js";
 import { createView } from "./view.js";
@@ -31,7 +30,7 @@ function uuid() {
 
 const api = createApi({ base: root.dataset.apiBase, csrfToken: root.dataset.csrfToken });
 const view = createView({ threshold: Number(root.dataset.lowConfidenceThreshold) });
-const stats = new SessionStats();
+const stats = new SessionStats({ storageKey: `dropturk.session.${root.dataset.userKey}` });
 const outbox = new Outbox({
   storageKey: `dropturk.outbox.${root.dataset.userKey}`,
   send: (entry) => api.post(entry.path, entry.body),
@@ -414,7 +413,6 @@ document.getElementById("guidelines").addEventListener("click", (event) => {
 
 renderKeyTable(document.getElementById("key-table"));
 renderStats();
-showHeld(outbox, document.getElementById("save-status"));
 showHeld(outbox, document.getElementById("save-status"));
 outbox.start();
 view.showLoading();

@@ -6,6 +6,9 @@ import { createCropViewer } from "../viewer/crop_viewer.js";
 const $ = (id) => document.getElementById(id);
 
 const percent = (value) => `${Math.round(value * 100)}%`;
+// Characters read with less than this probability get a light mark (under the page's
+// threshold, a strong one).
+const DOUBT = 0.9;
 
 function listOf(numbers) {
   const words = numbers.map(String);
@@ -56,9 +59,17 @@ export function createView({ threshold }) {
         const span = document.createElement("span");
         span.textContent = char === " " ? "\u00a0" : char;
         const confidence = confidences[index];
-        if (typeof confidence === "number" && confidence < threshold) {
-          span.className = "low";
-          unsure.push(index + 1);
+        if (typeof confidence === "number") {
+          // What the recognizer says of each character, as it says it: its probability
+          // on hover, a strong mark under the threshold, a light one under DOUBT.
+          span.title = `“${char}”: ${percent(confidence)} sure`;
+          span.dataset.confidence = confidence.toFixed(2);
+          if (confidence < threshold) {
+            span.className = "low";
+            unsure.push(index + 1);
+          } else if (confidence < DOUBT) {
+            span.className = "doubt";
+          }
         }
         return span;
       }),

@@ -88,6 +88,10 @@ def test_keyboard_only_run_is_stored_in_queue_order(open_label_page, annotator):
     expect(page.locator("#word-confidence")).to_have_text("20%")
     expect(page.locator("#prefill-chars .low")).to_have_count(2)
     expect(page.locator("#prefill-spoken")).to_contain_text("Low confidence: characters 1 and 2")
+    # each character says how sure the recognizer was
+    expect(page.locator("#prefill-chars span").first).to_have_attribute(
+        "title", re.compile("20% sure")
+    )
 
     # When the person types each word and presses Enter, and nothing else
     labeled = [label_current(page, f"word{n}") for n in range(4)]
@@ -98,6 +102,9 @@ def test_keyboard_only_run_is_stored_in_queue_order(open_label_page, annotator):
     expect(page.locator("#session-count")).to_have_text("4 labeled")
     expect(page.locator("#session-median")).to_contain_text(re.compile(r"median \d+\.\d s"))
     assert labeled == order
+    # the session counter survives a reload
+    page.reload()
+    expect(page.locator("#session-count")).to_have_text("4 labeled")
     labels = current_labels()
     assert [label.crop_id for label in labels] == order
     assert [label.text for label in labels] == ["word0", "word1", "word2", "word3"]
