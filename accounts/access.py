@@ -7,9 +7,8 @@ Object-level reach (whose crops, whose donations) lives with the reads in
 from django.contrib.auth import SESSION_KEY
 from django.http import HttpRequest
 
-from accounts import sessions
-from annotations import roles
-from annotations.services import TOKEN_PREFIX
+from accounts import roles, sessions
+from accounts.tokens import TOKEN_PREFIX
 
 # URL names a signed-in session without a second factor may still reach: signing in
 # and out, re-authenticating, and setting up (not removing) an authenticator.

@@ -8,7 +8,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.utils.decorators import method_decorator
 
 from accounts import access, services
-from annotations.models import ServiceToken
+from accounts.models import ServiceToken
 
 User = get_user_model()
 

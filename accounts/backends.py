@@ -17,7 +17,7 @@ import time
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 
-from annotations import roles
+from accounts import roles
 
 PRINCIPAL_CACHE_SECONDS = 60
 # Each process also keeps the principals it read for this long, so that a person's burst of

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 import audit
 from accounts import backends
-from annotations.models import ServiceToken
+from accounts.models import ServiceToken
 
 # Authenticators that are a second factor on their own (recovery codes are a fallback).
 SECOND_FACTOR_TYPES = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)

@@ -4,6 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+# Service tokens are accounts' (machines that sign in); named here too for older imports.
+from accounts.models import ServiceToken, TokenScope, default_token_scopes  # noqa: F401
+
 
 class DocumentKind(models.TextChoices):
     RECEIPT = "receipt"
@@ -20,39 +23,6 @@ class DonationStatus(models.TextChoices):
     WITHDRAWN = "withdrawn"  # its data key is destroyed: no copy of its images can be read
 
 
-class TokenScope(models.TextChoices):
-    INGEST = "ingest", "send donations and read their status"
-    WITHDRAW = "withdraw", "withdraw donations"
-
-
-def default_token_scopes() -> list[str]:
-    return [TokenScope.INGEST]
-
-
-class ServiceToken(models.Model):
-    """A machine credential for the donation service. Only a hash is stored.
-
-    Least privilege: a token may do only what its scopes name; revoking it (setting
-    ``revoked_at``) stops it at its next call.
-    """
-
-    name = models.CharField(max_length=100, unique=True)
-    prefix = models.CharField(max_length=12, help_text="First characters, to tell tokens apart")
-    token_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    scopes = models.JSONField(
-        default=default_token_scopes, help_text="What the token may do: ingest, withdraw"
-    )
-
-    # Read by audit.services to label the actor without importing this app.
-    is_service_token = True
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
-
-
 class Donation(models.Model):
     """A donated document. Its image is stored encrypted under its own data key."""
 
@@ -63,7 +33,11 @@ class Donation(models.Model):
     )
     failure_reason = models.TextField(blank=True)
     source = models.ForeignKey(
-        ServiceToken, null=True, blank=True, on_delete=models.PROTECT, related_name="donations"
+        "accounts.ServiceToken",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="donations",
     )
     # The per-donation AES-256 key, wrapped (encrypted) by the master key.
     wrapped_key = models.BinaryField(null=True, editable=False)

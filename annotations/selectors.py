@@ -2,8 +2,9 @@
 
 from django.db.models import QuerySet
 
+from accounts.models import ServiceToken
 from annotations import loop_sql, roles
-from annotations.models import Donation, Label, LabelKind, ServiceToken, WordCrop
+from annotations.models import Donation, Label, LabelKind, WordCrop
 from annotations.queues import (  # noqa: F401  the queue's reads, where callers look for them
     LEASABLE,
     QUEUE_ORDER,

@@ -139,7 +139,7 @@ def _filters_q(filters: EventFilters) -> Q:
     if filters.action:
         q &= Q(action=filters.action)
     if filters.target_type:
-        q &= Q(target_type=filters.target_type)
+        q &= Q(target_type__in=same_target_types(filters.target_type))
     if filters.target_id:
         q &= Q(target_id=filters.target_id)
     if filters.outcome:
@@ -171,13 +171,26 @@ def _crop_parts(crop_id: str) -> list[Q]:
     return parts
 
 
+# Models that moved between apps (by state only): events written before the move name
+# the old type, and are read with the new one as one subject.
+MOVED_TARGET_TYPES = {"accounts.servicetoken": "annotations.servicetoken"}
+
+
+def same_target_types(target_type: str) -> tuple[str, ...]:
+    """``target_type`` and the other name the same rows had before a move, if any."""
+    for new, old in MOVED_TARGET_TYPES.items():
+        if target_type in (new, old):
+            return (new, old)
+    return (target_type,)
+
+
 def subject_branches(subject_type: str, subject_id: str) -> list[Q]:
     """Everything that happened to one object: the events that target it, and
 
     - for a person, also everything they did;
     - for a word crop, also what happened to its labels and its task.
     """
-    branches = [Q(target_type=subject_type, target_id=subject_id)]
+    branches = [Q(target_type__in=same_target_types(subject_type), target_id=subject_id)]
     if subject_type == user_target_type():
         branches.append(Q(actor_type=ActorType.USER, actor_id=subject_id))
     elif subject_type == CROP_TARGET:

@@ -32,7 +32,8 @@ TARGET_NAMES = {
     "annotations.wordcrop": "word crop",
     "annotations.label": "label",
     "annotations.task": "labeling task",
-    "annotations.servicetoken": "service token",
+    "annotations.servicetoken": "service token",  # before tokens moved to accounts
+    "accounts.servicetoken": "service token",
 }
 
 

@@ -7,8 +7,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import ServiceToken
 from annotations import roles
-from annotations.models import ServiceToken
 from annotations.text import reject_control_characters
 from quality import selectors, services
 from quality.models import BadCropReason, CropConsensus

@@ -129,8 +129,9 @@ def bulk_crops_with_tasks(cursor, *, beside_crop_id: int, count: int, status: st
     cursor.execute(
         "INSERT INTO annotations_wordcrop (donation_id, index, x, y, width, height,"
         " image_name, prefill_text, prefill_char_confidences, prefill_engine,"
-        " prefill_engine_version, created_at) SELECT donation_id, %s + n, 0, 0, 1, 1, '',"
-        " '', '[]', '', '', now() FROM annotations_wordcrop, generate_series(1, %s) n"
+        " prefill_engine_version, created_at, decision, source_boxes, detector_version)"
+        " SELECT donation_id, %s + n, 0, 0, 1, 1, '', '', '[]', '', '', now(), '', 1, ''"
+        " FROM annotations_wordcrop, generate_series(1, %s) n"
         " WHERE annotations_wordcrop.id = %s",
         [BULK_FIRST_INDEX - 1, count, beside_crop_id],
     )

@@ -3,8 +3,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 import audit
-from annotations.models import ServiceToken
-from annotations.services import TOKEN_PREFIX, hash_token
+from accounts.models import ServiceToken
+from accounts.tokens import TOKEN_PREFIX, hash_token
 from audit.throttled import record_refusal
 
 

@@ -1,7 +1,7 @@
 from rest_framework.permissions import BasePermission
 
+from accounts.models import ServiceToken, TokenScope
 from annotations import roles
-from annotations.models import ServiceToken, TokenScope
 
 
 def _is_service_token(request) -> bool:

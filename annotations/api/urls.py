@@ -1,7 +1,6 @@
 from django.urls import path
 
 import dbkit.urls  # noqa: F401  registers <rowid:...>, an id the database can hold
-
 from annotations.api import views
 
 urlpatterns = [

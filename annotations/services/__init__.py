@@ -8,6 +8,7 @@ Callers import from here (``from annotations import services``) or from the modu
 
 import uuid  # noqa: F401  tests fix a donation's id with mock.patch("annotations.services.uuid.uuid4")
 
+from accounts.tokens import TOKEN_PREFIX, hash_token, service_token_create
 from annotations.loop_sql import Lease
 from annotations.queues import PENDING_WINDOW
 from annotations.services.crop_images import crop_image_read
@@ -23,7 +24,6 @@ from annotations.services.donations import (
 )
 from annotations.services.labels import label_revise, label_submit
 from annotations.services.leasing import LabelConflict, task_lease_next, task_renew, task_skip
-from annotations.services.tokens import TOKEN_PREFIX, hash_token, service_token_create
 
 __all__ = [
     "PENDING_WINDOW",

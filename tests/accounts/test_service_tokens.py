@@ -58,7 +58,7 @@ def test_admin_revokes_a_token_from_the_admin(client, service_token, make_person
     client.post("/accounts/reauthenticate/", {"password": PASSWORD})
 
     response = client.post(
-        "/admin/annotations/servicetoken/",
+        "/admin/accounts/servicetoken/",
         {"action": "revoke", "_selected_action": [service_token.pk]},
     )
 

@@ -75,8 +75,8 @@ ADMIN_ROLE_PAGES = {
     "admin:auth_user_password_change",
     "admin:usersessions_usersession_changelist",
     "admin:usersessions_usersession_change",
-    "admin:annotations_servicetoken_changelist",
-    "admin:annotations_servicetoken_change",
+    "admin:accounts_servicetoken_changelist",
+    "admin:accounts_servicetoken_change",
 }
 ANY_HEALTH = {200, 503}  # /healthz reports the broker too, which the tests may lack
 

@@ -127,7 +127,7 @@ def finish_processing(world: World):
 
 def use_service_token(world: World):
     assert world.service.get(f"/api/v1/donations/{world.donation.pk}/").status_code == 200
-    return "annotations.servicetoken", world.service_token.pk
+    return "accounts.servicetoken", world.service_token.pk
 
 
 def refuse_service_token(world: World):
@@ -138,7 +138,7 @@ def refuse_service_token(world: World):
 
 def create_service_token(world: World):
     call_command("create_service_token", "scanner-app", stdout=io.StringIO())
-    return "annotations.servicetoken", ServiceToken.objects.get(name="scanner-app").pk
+    return "accounts.servicetoken", ServiceToken.objects.get(name="scanner-app").pk
 
 
 def fail_sign_in(world: World):
@@ -313,11 +313,12 @@ def test_bulk_deletes_in_the_admin_are_audited_one_event_per_object(world):
 
 
 def test_celery_tasks_get_their_own_request_id(db):
+    import audit
     from audit import receivers
 
     receivers.task_started(task_id="abc")
     try:
-        event = services.audit.record(actor=None, action="ocr_bridge.document_read")
+        event = audit.record(actor=None, action="ocr_bridge.document_read")
     finally:
         receivers.task_finished(task_id="abc")
     assert event.request_id == "task-abc"

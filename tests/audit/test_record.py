@@ -18,7 +18,7 @@ def test_record_names_the_person_and_the_target(annotator, service_token):
         "ann",
     )
     assert (event.target_type, event.target_id) == (
-        "annotations.servicetoken",
+        "accounts.servicetoken",
         str(service_token.pk),
     )
     assert event.ip_address == "10.0.0.1"

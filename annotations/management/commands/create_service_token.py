@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from annotations.models import ServiceToken, TokenScope
-from annotations.services import service_token_create
+from accounts.models import ServiceToken, TokenScope
+from accounts.tokens import service_token_create
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ import secrets
 from django.db import transaction
 
 import audit
-from annotations.models import ServiceToken
+from accounts.models import ServiceToken
 
 TOKEN_PREFIX = "dt_"  # noqa: S105  a public prefix that marks our tokens, not a secret
 
@@ -21,6 +21,7 @@ def service_token_create(*, name: str) -> tuple[ServiceToken, str]:
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ServiceToken.objects.create(name=name, prefix=raw[:10], token_hash=hash_token(raw))
+        # The action keeps the name it was registered under when tokens were annotations'.
         audit.record(
             actor=None, action="annotations.service_token_create", target=token, data={"name": name}
         )
