@@ -291,7 +291,7 @@ HEALTH_UNSEALED_MAX_SECONDS = int(os.environ.get("HEALTH_UNSEALED_MAX_SECONDS", 
 # seconds); one still `received` waits in the queue and is re-sent only after
 # OCR_STALLED_AFTER_SECONDS (a backlog is not a loss). The sweep runs this often.
 OCR_STALLED_PROCESSING_SECONDS = int(os.environ.get("OCR_STALLED_PROCESSING_SECONDS", "90"))
-OCR_STALLED_SWEEP_SECONDS = 30
+OCR_STALLED_SWEEP_SECONDS = int(os.environ.get("OCR_STALLED_SWEEP_SECONDS", "30"))
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
