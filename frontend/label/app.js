@@ -134,7 +134,8 @@ function submit({ unreadable = false } = {}) {
   });
   handled.add(item.taskId);
   rememberSubmission({ item, body, clientKey, labelId: null });
-  stats.record(clientKey, { counts: !revising, elapsedMs: body.elapsed_ms });
+  // A correction after an undo counts again what the undo took back.
+  stats.record(clientKey, { counts: !revising || Boolean(item.undone), elapsedMs: body.elapsed_ms });
   renderStats();
   current = null;
   fillIdle();
