@@ -152,7 +152,11 @@ def _candidates(gray, first, middle, config, crop) -> list[_Candidate]:
                 _, sharp = cv2.threshold(pixels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
                 candidates.append(_Candidate("reread", (i,), (box,), (sharp,)))
         if config.split and box.width >= config.split_min_aspect * box.height:
-            gaps = ink_gaps(crop(gray, box))
+            gaps = [
+                gap
+                for gap in ink_gaps(crop(gray, box))
+                if gap[1] - gap[0] >= config.split_min_gap * box.height
+            ]
             # In two at each of the widest few gaps (a space between words can be
             # narrower than the gap a letter's shape leaves), in more at the widest.
             cuts = [[gap] for gap in gaps[: config.split_tries]]
@@ -187,6 +191,21 @@ def _neighbour_pairs(first) -> list[tuple[int, int]]:
     for line in group_lines([r.box for r in first]):
         pairs.extend(itertools.pairwise(line))
     return pairs
+
+
+def plausible_split(text: str, pieces: Sequence) -> bool:
+    """Whether cutting a reading into `pieces` (readings) can be right: the whole is not
+    a word the lexicon knows, and every piece is one (or a number), with no space in it.
+    On receipts, splits at the widest gap otherwise cut right but unsure words into
+    confident fragments ("TEBR" + "AU"), and page F1 fell (docs/adr, page reader)."""
+    from ocr.page.calibration import group_of
+
+    if text in _lexicon():
+        return False
+    return all(
+        piece.text and " " not in piece.text and group_of(piece.text, False) in ("known", "number")
+        for piece in pieces
+    )
 
 
 def joined_reading(text: str, pieces: Sequence[str]) -> bool:
@@ -267,13 +286,12 @@ def _choose(first, candidates, readings, config: ReaderConfig) -> list:
                 combos.append((candidate, words, score))
             continue
         (i,) = candidate.members
-        if candidate.kind == "split" and any(" " in w.text for w in words):
+        if candidate.kind == "split" and not plausible_split(first[i].text, words):
             continue
         if " ".join(w.text for w in words) == first[i].text:
             continue  # the same reading again: the first one stands
-        if score > best[i][0] + config.margin or (
-            score > best[i][0] and best[i][1][0] is not first[i]
-        ):
+        margin = config.margin + (config.split_margin if candidate.kind == "split" else 0.0)
+        if score > best[i][0] + margin or (score > best[i][0] and best[i][1][0] is not first[i]):
             best[i] = (score, words)
     # Combinations, largest gain first, each word in at most one.
     taken: set[int] = set()

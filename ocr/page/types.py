@@ -22,8 +22,12 @@ DECISIONS = ("accepted", "reread", "combined", "split", "rejected")
 
 @dataclass(frozen=True)
 class ReaderConfig:
-    """Bands and transformations of `read_page` (chosen on the tuning half: see the ADR
-    docs/adr and `python -m ocr.page.tune`).
+    """Bands and transformations of `read_page`, chosen on the tuning half of the
+    development receipts by `python -m ocr.page.tune` (docs/adr/0009-page-reader.md):
+    combination pays (page F1 0.599 -> 0.678 on 16 tuning pages); splits at any of the
+    widest gaps cost 0.001-0.004, at gaps of 0.3 x height or wider they gain 0.002;
+    re-reads gained 0.001 for a fifth more time, so they are off by default (there for
+    other documents). A reading with a space in it is always cut into its words.
 
     Confidences compared with the bands are calibrated (`ocr.page.calibration`): a word
     at 0.9 is right about nine times in ten on detected receipt words.
@@ -33,7 +37,7 @@ class ReaderConfig:
     # lifts it. Between: the transformations below are tried and the most confident
     # reading is kept.
     accept: float = 0.95
-    reject: float = 0.1
+    reject: float = 0.3
     # Combine a word with its left or right neighbour on the same line when the gap
     # between them is at most `combine_gap` × the taller one's height.
     combine: bool = True
@@ -49,8 +53,12 @@ class ReaderConfig:
     split_min_aspect: float = 2.0
     split_max_parts: int = 3
     split_tries: int = 3  # gaps tried one at a time for a cut in two
+    split_min_gap: float = 0.3  # only at gaps at least this × the box's height wide
+    # A split must beat the first reading by this much more than other transformations
+    # (on receipts a confident fragment pair often outscores a right but unsure word).
+    split_margin: float = 0.0
     # Read the box again with more padding and with stretched contrast.
-    reread: bool = True
+    reread: bool = False
     reread_padding: float = 0.15  # of the box's height, on every side
     # A transformation wins only if its (geometric mean) confidence beats the first
     # reading's by at least this much.

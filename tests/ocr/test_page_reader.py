@@ -83,7 +83,8 @@ def test_a_price_cut_at_its_point_is_combined() -> None:
 def test_touching_words_are_split() -> None:
     image, draw = canvas(500, 80)
     draw.text((20, 15), "THANK", font=font(), fill=0)
-    draw.text((20 + font().getlength("THANK") + 6, 15), "YOU", font=font(), fill=0)
+    # A narrow space (a third of the capitals' height): read as one word, "THANKYOU".
+    draw.text((20 + font().getlength("THANK") + 10, 15), "YOU", font=font(), fill=0)
     one_box = ink_box(image)
     reading = read_with_boxes(image, [one_box])
     assert [(w.text, w.decision) for w in reading.words] == [
@@ -95,6 +96,26 @@ def test_touching_words_are_split() -> None:
     assert second.right == one_box.right
     assert first.right <= second.x
     assert reading.lines == ((0, 1),)
+
+
+def test_touching_words_stay_together_when_splitting_is_off() -> None:
+    image, draw = canvas(500, 80)
+    draw.text((20, 15), "THANK", font=font(), fill=0)
+    draw.text((20 + font().getlength("THANK") + 10, 15), "YOU", font=font(), fill=0)
+    reading = read_with_boxes(image, [ink_box(image)], split=False)
+    assert [w.text for w in reading.words] == ["THANKYOU"]
+
+
+def test_two_words_in_one_box_become_two_words() -> None:
+    image, draw = canvas(500, 80)
+    draw.text((20, 15), "THANK YOU", font=font(), fill=0)
+    one_box = ink_box(image)
+    reading = read_with_boxes(image, [one_box])
+    assert [(w.text, w.decision) for w in reading.words] == [
+        ("THANK", "split"),
+        ("YOU", "split"),
+    ]
+    assert reading.words[0].box.right <= reading.words[1].box.x
 
 
 def test_a_noise_blob_is_rejected() -> None:
