@@ -322,7 +322,7 @@ CELERY_BEAT_SCHEDULE = {
     "quality-queue": {"task": "quality.snapshot_queue", "schedule": crontab(minute="*/5")},
 }
 
-# --- Cache: shared across processes in production (Redis), local otherwise.
+# --- Cache: shared across processes: Redis in production, the database otherwise.
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -344,6 +344,9 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "dropturk_cache",
+            # Past MAX_ENTRIES Django drops the expired keys, then a third of the rest by
+            # name, not age (default 300): a used TOTP code's marker must outlive its 30 s.
+            "OPTIONS": {"MAX_ENTRIES": 50_000},
         }
     }
 

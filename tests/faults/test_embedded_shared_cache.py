@@ -81,7 +81,8 @@ def test_the_default_cache_is_shared_without_redis(embedded_env):
             "-c",
             "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE',"
             " 'dropturk.settings'); django.setup(); from django.conf import settings;"
-            " print(settings.CACHES['default']['BACKEND'])",
+            " from django.core.cache import cache;"
+            " print(settings.CACHES['default']['BACKEND'], cache._max_entries)",
         ],
         cwd=ROOT,
         env=env,
@@ -90,7 +91,10 @@ def test_the_default_cache_is_shared_without_redis(embedded_env):
         timeout=TIMEOUT,
         check=True,
     )
-    assert probe.stdout.strip().endswith("DatabaseCache")
+    backend, max_entries = probe.stdout.split()[-2:]
+    assert backend.endswith("DatabaseCache")
+    # Django's default (300) would cull live keys, used TOTP codes among them, by name.
+    assert int(max_entries) >= 50_000
 
 
 def test_a_totp_code_is_accepted_once_across_two_processes(embedded_env):
