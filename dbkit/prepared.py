@@ -18,7 +18,7 @@ when a table it uses changes.
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, ParamSpec, TypeVar
 
 from django.db import connection as default_connection
@@ -118,20 +118,27 @@ def model_from_row(model, attnames: Sequence[str], row: Sequence[Any], *, connec
     field's own ``from_db_value``, as a queryset's row would.
     """
     connection = connection or default_connection
-    values = []
-    for attname, value in zip(attnames, row, strict=True):
-        values.append(decode_field(model, attname, value, connection=connection))
+    decoders = _decoders(model, tuple(attnames))
+    values = [
+        value if decode is None or value is None else decode(value, None, connection)
+        for decode, value in zip(decoders, row, strict=True)
+    ]
     return model.from_db(connection.alias, list(attnames), values)
 
 
 def decode_field(model, name: str, value: Any, *, connection=None) -> Any:
     """One column (``name``: a field's name or attname) of a hand-written row as the ORM
     gives it."""
-    field = model._meta.get_field(name)
-    from_db = getattr(field, "from_db_value", None)
-    if from_db is None or value is None:
+    (decode,) = _decoders(model, (name,))
+    if decode is None or value is None:
         return value
-    return from_db(value, None, connection or default_connection)
+    return decode(value, None, connection or default_connection)
+
+
+@cache
+def _decoders(model, names: tuple[str, ...]) -> list:
+    """Each field's ``from_db_value`` (None where it has none), looked up once."""
+    return [getattr(model._meta.get_field(name), "from_db_value", None) for name in names]
 
 
 _INSERTS: dict[tuple[str, str | None], Prepared] = {}
