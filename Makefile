@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install system-deps services run migrate seed worker test bench bench-quick bench-cost bench-pipeline bench-export bench-audit train train-orientation lexicon bench-ocr bench-loop contact-sheet lint format clean
+.PHONY: help install system-deps services run migrate seed worker test bench bench-quick bench-cost bench-pipeline bench-export bench-audit train train-orientation lexicon bench-ocr bench-loop contact-sheet screens lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -96,6 +96,9 @@ bench-loop: install services ## The learning loop on the SROIE receipts: label w
 contact-sheet: install ## Render docs/synthetic-contact-sheet.png (and -small-print.png, the 2nd stage's): synthetic training crops with their labels
 	$(BIN)/python -m ocr.synth.contact_sheet --out docs/synthetic-contact-sheet.png
 	$(BIN)/python -m ocr.synth.contact_sheet --small-print-share 1 --out docs/synthetic-small-print.png
+
+screens: install services ## A screenshot of each page, every role's, into docs/screens/ (Chromium; the demo's data; secrets masked)
+	SCREENS_DIR=docs/screens DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest tests/e2e/test_screens.py -q
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .

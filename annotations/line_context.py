@@ -23,8 +23,10 @@ from annotations.models import WordCrop
 
 # Around the line: this many word heights above and below, and at most this many
 # pixels of width (centred on the word) so that a wide page stays legible in the viewer.
-MARGIN_HEIGHTS = 0.6
+MARGIN_HEIGHTS = 1.0
 MAX_BAND_WIDTH = 1600
+# At least this many word heights wide, so a short line still shows its neighbourhood.
+MIN_WIDTH_HEIGHTS = 16
 # Without a line index: this many word heights each side of the crop.
 FALLBACK_SIDE_HEIGHTS = 10
 OUTLINE = (220, 38, 38)
@@ -55,6 +57,10 @@ def line_band(*, crop: WordCrop, page_width: int, page_height: int) -> Band:
     margin = round(MARGIN_HEIGHTS * max(crop.height, bottom - top))
     top, bottom = top - margin, bottom + margin
     left, right = left - margin, right + margin
+    least = MIN_WIDTH_HEIGHTS * crop.height
+    if right - left < least:
+        grow = (least - (right - left)) // 2
+        left, right = left - grow, right + grow
     if right - left > MAX_BAND_WIDTH:
         centre = crop.x + crop.width // 2
         left = max(left, centre - MAX_BAND_WIDTH // 2)

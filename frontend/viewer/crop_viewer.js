@@ -67,7 +67,7 @@ export function createCropViewer({ stage, crop, context, contextImage, contextUr
     );
     // A word at about half the stage's height is legible at a glance; blowing a 20 px
     // crop up to fill the stage only shows its pixels.
-    const legibleHeight = Math.max(96, Math.min(240, stage.clientHeight * 0.5));
+    const legibleHeight = Math.max(72, Math.min(160, stage.clientHeight * 0.35));
     return Math.max(Math.min(fit, legibleHeight / Math.max(1, height)), Math.min(fit, 1));
   }
 

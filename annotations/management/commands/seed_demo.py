@@ -228,7 +228,9 @@ class Command(BaseCommand):
                 break
             touched.append(task)
             truth = truths[task.crop_id]
-            for labeler, text in zip(labelers, (truth, *_variants(truth)), strict=True):
+            turn = len(touched) % len(labelers)  # each demo annotator misreads now and then
+            rotated = labelers[turn:] + labelers[:turn]
+            for labeler, text in zip(rotated, (truth, *_variants(truth)), strict=True):
                 task.refresh_from_db()
                 if task.status != TaskStatus.OPEN:
                     break
@@ -237,9 +239,9 @@ class Command(BaseCommand):
             if task.status == TaskStatus.REVIEW:
                 disputed.append(task)
         rest = [task for task in tasks if task not in touched]
-        for task in rest[: round(len(rest) * DEMO_ACCEPTED_SHARE)]:
+        for n, task in enumerate(rest[: round(len(rest) * DEMO_ACCEPTED_SHARE)]):
             truth = truths[task.crop_id]
-            for labeler in labelers[:2]:
+            for labeler in (labelers[n % 3], labelers[(n + 1) % 3]):
                 task.refresh_from_db()
                 if task.status != TaskStatus.OPEN:
                     break
