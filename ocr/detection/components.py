@@ -53,7 +53,7 @@ class ComponentConfig:
     # mean that counts as ink (grey levels), which keeps flat paper and smooth shading out.
     window: int = 69
     sauvola_k: float = 0.2
-    min_contrast: int = 20
+    min_contrast: int = 30
     # Light print is looked for only where the median over `background_window` px is
     # below this grey level (dark bands, negative pages), dark print everywhere else.
     dark_background: int = 110
@@ -69,18 +69,18 @@ class ComponentConfig:
     min_fill: float = 0.12
     hollow_min_side: int = 20
     # Grouping (see ocr.detection.grouping).
-    min_char_height: int = 10
+    min_char_height: int = 12
     max_char_height: int = 167
     min_vertical_overlap: float = 0.5
     phrase_gap: float = 0.8
-    max_gap: float = 0.35
+    max_gap: float = 0.45
     min_gap: float = 0.2
     gap_contrast: float = 3.0
     # A phrase's gaps are split in two by Otsu's method; when the groups' means are this
     # far apart (× character height), the wider group are word gaps (0: off).
     cluster_separation: float = 0.2
     max_height_ratio: float = 2.5
-    min_word_height: int = 12
+    min_word_height: int = 14
     min_word_width: int = 5
     # Padding on each side of a word box, as a share of its height (0: tight boxes).
     padding: float = 0.15
