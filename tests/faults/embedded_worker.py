@@ -6,6 +6,7 @@ table) can carry a used code or a throttle from one to the other.
     python -m tests.faults.embedded_worker setup
     python -m tests.faults.embedded_worker totp CODE START_AT
     python -m tests.faults.embedded_worker wrong-passwords COUNT PREFIX
+    python -m tests.faults.embedded_worker wrong-codes COUNT
 """
 
 import json
@@ -50,8 +51,19 @@ def totp(code: str, start_at: float) -> dict:
     return {"password": first.status_code, "code": second.status_code}
 
 
+def wrong_codes(count: int) -> dict:
+    """Signs in with the password, then sends ``count`` wrong TOTP codes."""
+    client = Client(REMOTE_ADDR="10.0.0.2")
+    first = client.post("/accounts/login/", {"login": "ann", "password": PASSWORD})
+    limited = 0
+    for _ in range(count):
+        response = client.post("/accounts/2fa/authenticate/", {"code": "000000"})
+        limited += response.status_code == 429 or b"Too many failed" in response.content
+    return {"password": first.status_code, "limited": limited}
+
+
 def wrong_passwords(count: int, prefix: str) -> dict:
-    client = Client()
+    client = Client(REMOTE_ADDR="10.0.0.3")
     limited = 0
     for i in range(count):
         # A new name each time: axes' per-name lockout never applies, only the throttle
@@ -69,6 +81,8 @@ if __name__ == "__main__":
         result = setup()
     elif command == "totp":
         result = totp(args[0], float(args[1]))
+    elif command == "wrong-codes":
+        result = wrong_codes(int(args[0]))
     else:
         result = wrong_passwords(int(args[0]), args[1])
     print("RESULT " + json.dumps(result))

@@ -126,3 +126,17 @@ def test_failed_sign_ins_are_throttled_across_processes(embedded_env):
 
     # Then it counts them with the first's (10 a minute): the last ones are refused
     assert second["limited"] >= 3, second
+
+
+def test_wrong_totp_codes_are_throttled_across_processes(embedded_env):
+    env, _ = embedded_env
+    # Given 6 wrong codes for one account in one process
+    first = _worker(env, "wrong-codes", "6")
+    assert first == {"password": 302, "limited": 0}, first
+
+    # When another process sends 6 more
+    second = _worker(env, "wrong-codes", "6")
+
+    # Then the account's limit (10) counts both: the last ones are refused
+    assert second["password"] == 302, second
+    assert second["limited"] >= 2, second
