@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
 
-from benchmarks.annotator_loop import (
+from benchmarks.loop.database import (
     BenchDatabase,
     bench_environment,
     flush_bench_redis,

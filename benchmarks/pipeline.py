@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.annotator_loop import BenchDatabase, bench_environment, flush_bench_redis, migrate
+from benchmarks.loop.database import BenchDatabase, bench_environment, flush_bench_redis, migrate
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "sroie-receipts"
