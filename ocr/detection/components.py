@@ -2,7 +2,8 @@
 
 Classical, no weights, a few tens of milliseconds per page on one core:
 
-1. The page is scaled down to at most `max_side` and binarized twice with Sauvola's
+1. The print's size is found on a reduced page, the page is read at the scale that
+   brings its median character to `char_height` px, and binarized twice with Sauvola's
    local threshold: dark print on light paper everywhere, and light print on dark bands
    where the wide surroundings are dark.
 2. Long thin horizontal and vertical strokes (form rules, cell borders, underlines) are
@@ -35,12 +36,13 @@ class ComponentConfig:
     """Tuning knobs of the components detector; chosen on the tuning half of the
     development data (even positions of the sorted file lists).
 
-    Sizes in pixels refer to the working image (after scaling to `max_side`); fractions
-    are relative to a character's height.
+    Sizes in pixels refer to the working image (the page at the scale that makes its
+    median character `char_height` px); fractions are relative to a character's height.
     """
 
-    max_side: int = 1600
-    # The page is rescaled so that its median character is about this tall (px), which
+    # The first look (finding the print's size) is at most this long side (px).
+    probe_side: int = 1200
+    # The page is read at the scale that makes its median character this tall (px), which
     # makes every other size here relative to the print: small print is enlarged (letters
     # that blur together at 8 px separate when binarized at 16 px), big print reduced.
     # The scale stays within [min_scale, max_scale] of the original and the working
@@ -49,6 +51,7 @@ class ComponentConfig:
     min_scale: float = 0.25
     max_scale: float = 2.5
     max_pixels: int = 6_000_000
+    rescale_tolerance: float = 0.15
     # Sauvola binarization: window (px, odd), k, and the least darkening below the local
     # mean that counts as ink (grey levels), which keeps flat paper and smooth shading out.
     window: int = 69
@@ -97,11 +100,17 @@ def detect_words(image: np.ndarray, *, config: ComponentConfig | None = None) ->
     page_height, page_width = gray.shape
     if page_height == 0 or page_width == 0:
         return []
-    work, scale = scale_down(gray, config.max_side)
+    # A first look at a reduced page finds the print's size; the page is then read at
+    # the scale that brings its median character to `char_height` px.
+    work, scale = scale_down(gray, config.probe_side)
     chars = character_boxes(work, config)
     if config.char_height > 0 and len(chars):
-        work, scale = _rescale_to_print(gray, chars, scale, config)
-        chars = character_boxes(work, config)
+        target = _print_scale(chars, scale, gray.shape, config)
+        if abs(target / scale - 1.0) > config.rescale_tolerance:
+            size = (max(1, round(page_width * target)), max(1, round(page_height * target)))
+            interpolation = cv2.INTER_AREA if target < 1.0 else cv2.INTER_CUBIC
+            work, scale = cv2.resize(gray, size, interpolation=interpolation), target
+            chars = character_boxes(work, config)
     words = group_words(chars, config)
     words = dedupe(words, config.dedupe_overlap)
     boxes = to_page(words, scale, page_width, page_height, config.padding)
@@ -110,21 +119,16 @@ def detect_words(image: np.ndarray, *, config: ComponentConfig | None = None) ->
     return ordered
 
 
-def _rescale_to_print(
-    gray: np.ndarray, chars: np.ndarray, scale: float, config: ComponentConfig
-) -> tuple[np.ndarray, float]:
-    """The page scaled so that its median character is `char_height` px tall."""
+def _print_scale(chars: np.ndarray, scale: float, shape: tuple[int, int], config) -> float:
+    """The scale of the page at which its median character is `char_height` px tall
+    (`chars` found at `scale`), within the config's limits."""
     heights = chars[:, 3]
     plausible = heights[(heights >= 4) & (chars[:, 2] <= 3 * heights)]
     if len(plausible) < 5:
-        return cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
+        return scale
     target = scale * config.char_height / float(np.median(plausible))
-    page_height, page_width = gray.shape
-    target = min(target, float(np.sqrt(config.max_pixels / (page_height * page_width))))
-    target = float(np.clip(target, config.min_scale, config.max_scale))
-    size = (max(1, round(page_width * target)), max(1, round(page_height * target)))
-    interpolation = cv2.INTER_AREA if target < 1.0 else cv2.INTER_CUBIC
-    return cv2.resize(gray, size, interpolation=interpolation), target
+    target = min(target, float(np.sqrt(config.max_pixels / (shape[0] * shape[1]))))
+    return float(np.clip(target, config.min_scale, config.max_scale))
 
 
 def ink_masks(gray: np.ndarray, config: ComponentConfig) -> list[np.ndarray]:

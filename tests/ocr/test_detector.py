@@ -95,7 +95,7 @@ def test_large_pages_are_scaled_down_and_mapped_back():
     document = render_document(kind="letter", seed=3)
     page = np.asarray(document.image)
     big = np.kron(page, np.ones((2, 2), dtype=np.uint8))
-    config = DetectorConfig(max_side=max(page.shape))
+    config = DetectorConfig(probe_side=max(page.shape))
 
     # Then the boxes land on the big page where the words are
     truth = [
