@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.decorators import require_recent_auth
-from annotations.models import ServiceToken
+from accounts.models import ServiceToken
 from ocr_bridge import learning, page_text, selectors
 from ocr_bridge.weights import active_version
 
