@@ -147,6 +147,21 @@ def decide(
         for word in split_spaced(reading, gray)
     ]
     kept = [r for r in chosen if r.text and r.confidence >= config.reject]
+    if config.colons:
+        from ocr.page.marks import COLON_CONFIDENCE, colons
+
+        boxes = [r.box for r in kept]
+        kept += [
+            _Read(
+                box=box,
+                text=":",
+                confidence=COLON_CONFIDENCE,
+                char_confidences=(COLON_CONFIDENCE,),
+                decision="accepted",
+                source_boxes=0,
+            )
+            for box in colons(gray, boxes, group_lines(boxes))
+        ]
     rejected = [
         replace(r, decision="rejected")
         for r in chosen

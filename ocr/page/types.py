@@ -63,6 +63,8 @@ class ReaderConfig:
     # A transformation wins only if its (geometric mean) confidence beats the first
     # reading's by at least this much.
     margin: float = 0.0
+    # Look for colons the detector dropped between a line's words (`ocr.page.marks`).
+    colons: bool = True
     # Find and undo a page turned by 90, 180 or 270 degrees before detection.
     orientation: bool = True
     # Calibrate confidences with the shipped table (False: raw CTC probabilities).
@@ -78,7 +80,9 @@ class WordReading:
     confidence: float  # calibrated, in [0, 1]
     char_confidences: tuple[float, ...]  # one per character of text
     decision: str  # one of DECISIONS
-    source_boxes: int = 1  # detected boxes it was made from (>1 only when combined)
+    # Detected boxes it was made from: >1 when combined, 0 for a colon found in the gap
+    # between two words (`ocr.page.marks`).
+    source_boxes: int = 1
     line: int = 0  # 0-based line index
     order: int = 0  # 0-based reading order among the page's kept (or rejected) words
 

@@ -118,6 +118,23 @@ def test_two_words_in_one_box_become_two_words() -> None:
     assert reading.words[0].box.right <= reading.words[1].box.x
 
 
+def test_a_colon_the_detector_dropped_is_found_between_words() -> None:
+    image, draw = canvas(520, 80)
+    draw.text((20, 15), "TOTAL", font=font(), fill=0)
+    colon_at = 20 + int(font().getlength("TOTAL "))
+    draw.text((colon_at, 15), ":", font=font(), fill=0)
+    amount_at = colon_at + int(font().getlength(": "))
+    draw.text((amount_at, 15), "3.98", font=font(), fill=0)
+    words = [ink_box(image, 0, colon_at - 2), ink_box(image, amount_at - 2)]
+    reading = read_with_boxes(image, words)
+    assert [(w.text, w.source_boxes) for w in reading.words] == [
+        ("TOTAL", 1),
+        (":", 0),
+        ("3.98", 1),
+    ]
+    assert read_with_boxes(image, words, colons=False).text() == "TOTAL 3.98"
+
+
 def test_a_noise_blob_is_rejected() -> None:
     rng = np.random.default_rng(0)
     page = np.full((80, 200), 255, np.uint8)
