@@ -197,7 +197,7 @@ def plausible_split(text: str, pieces: Sequence) -> bool:
     """Whether cutting a reading into `pieces` (readings) can be right: the whole is not
     a word the lexicon knows, and every piece is one (or a number), with no space in it.
     On receipts, splits at the widest gap otherwise cut right but unsure words into
-    confident fragments ("TEBR" + "AU"), and page F1 fell (docs/adr, page reader)."""
+    confident fragments ("TEBR" + "AU"), and page F1 fell (docs/adr/0011-page-reader.md)."""
     from ocr.page.calibration import group_of
 
     if text in _lexicon():

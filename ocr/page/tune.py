@@ -2,7 +2,7 @@
 
     python -m ocr.page.tune --data DIR [--limit N] [--budget 0.30]
 
-The procedure (docs/adr/0009-page-reader.md): every configuration of a small grid (reject
+The procedure (docs/adr/0011-page-reader.md): every configuration of a small grid (reject
 band, each transformation on or off, the split margin) reads the same tuning-half pages
 in one process (so with one detector); the configuration with the highest
 case-insensitive bag-of-words F1 wins, and among those within 0.003 of it the fastest
@@ -27,28 +27,21 @@ from ocr.page.types import ReaderConfig
 
 
 def grid() -> list[ReaderConfig]:
-    """The first reading alone; combination (the transformation that pays most) at two
-    reject bands; then with splits (at gaps of 0.3 x height or wider) at two margins,
-    and with re-reads."""
-    base = ReaderConfig(orientation=False)
+    """The first reading alone; combination (the transformation that paid most) at two
+    reject bands; with splits (any of the widest gaps at two margins; only gaps of 0.3 x
+    height or wider); with re-reads. Every comparison of the ADR, in one process."""
+    base = ReaderConfig(orientation=False, colons=False)
     combine = replace(base, accept=0.95, reject=0.3, split=False, reread=False)
-    if SECOND_ROUND:
-        return [
-            combine,
-            replace(combine, split=True, split_margin=0.0),
-            replace(combine, split=True, split_margin=0.05),
-        ]
     return [
         replace(base, combine=False, split=False, reread=False, reject=0.0),
         replace(combine, reject=0.2),
         combine,
-        replace(combine, split=True, split_margin=0.1),
-        replace(combine, split=True, split_margin=0.2),
+        replace(combine, split=True, split_min_gap=0.0, split_margin=0.1),
+        replace(combine, split=True, split_min_gap=0.0, split_margin=0.2),
+        replace(combine, split=True, split_min_gap=0.3, split_margin=0.0),
         replace(combine, reread=True),
+        replace(combine, split=True, split_min_gap=0.3, split_margin=0.0, colons=True),
     ]
-
-
-SECOND_ROUND = True
 
 
 def score(config: ReaderConfig, pages: Sequence, predictor) -> tuple[dict, Counter]:
@@ -95,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "combine": config.combine,
             "split": config.split,
             "split_margin": config.split_margin,
+            "split_min_gap": config.split_min_gap,
+            "colons": config.colons,
             "reread": config.reread,
             "f1": summary["word_f1_nocase"],
             "p": summary["precision_nocase"],

@@ -23,7 +23,7 @@ DECISIONS = ("accepted", "reread", "combined", "split", "rejected")
 @dataclass(frozen=True)
 class ReaderConfig:
     """Bands and transformations of `read_page`, chosen on the tuning half of the
-    development receipts by `python -m ocr.page.tune` (docs/adr/0009-page-reader.md):
+    development receipts by `python -m ocr.page.tune` (docs/adr/0011-page-reader.md):
     combination pays (page F1 0.599 -> 0.678 on 16 tuning pages); splits at any of the
     widest gaps cost 0.001-0.004, at gaps of 0.3 x height or wider they gain 0.002;
     re-reads gained 0.001 for a fifth more time, so they are off by default (there for
