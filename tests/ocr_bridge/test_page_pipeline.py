@@ -7,6 +7,7 @@ reader runs in test_pipeline.py.
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -387,3 +388,22 @@ def test_a_label_given_while_the_page_is_read_again_leaves_the_page_as_it_was(
     assert donation.status == DonationStatus.READY
     assert [(c.pk, c.index, c.image_name) for c in _crops(donation)] == before
     assert sorted(p for p in blob_dir.rglob("*") if p.is_file()) == files_before
+
+
+def test_recut_donations_finds_pages_cut_by_another_detector(service_token, reads, monkeypatch):
+    from django.core.management import call_command
+
+    import ocr.detector
+
+    reads(reading(RECEIPT))
+    old = factories.make_donation(source=service_token, png=factories.word_png("page"))
+    services.donation_process(donation_id=str(old.pk))
+    monkeypatch.setattr(ocr.detector, "DETECTOR_VERSION", "test-detector-2")
+    reads(reading(RECEIPT[:3], detector="test-detector-2"))
+    out = io.StringIO()
+
+    call_command("recut_donations", "--now", stdout=out)
+
+    assert f"{old.pk}: cut anew" in out.getvalue()
+    assert {c.detector_version for c in _crops(old)} == {"test-detector-2"}
+    assert recut.donations_to_recut(detector_version="test-detector-2", limit=10) == []
