@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache, wraps
 from typing import Any, ParamSpec, TypeVar
 
+from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db import connection as default_connection
-from django.db import connections, router
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
@@ -35,7 +35,16 @@ R = TypeVar("R")
 
 def fast_sql(connection=None) -> bool:
     """Whether the hand-written statements run on ``connection`` (the default one)."""
-    return (connection or default_connection).vendor == "postgresql"
+    if connection is None:
+        return _default_vendor() == "postgresql"
+    return connection.vendor == "postgresql"
+
+
+@cache
+def _default_vendor() -> str:
+    # Looked up once per process: the default connection's engine is the settings', and
+    # reaching it through Django's thread-local proxy costs microseconds on every call.
+    return connections[DEFAULT_DB_ALIAS].vendor
 
 
 def by_backend(fast: Callable[P, R], portable: Callable[P, R]) -> Callable[P, R]:
@@ -44,7 +53,7 @@ def by_backend(fast: Callable[P, R], portable: Callable[P, R]) -> Callable[P, R]
 
     @wraps(portable)
     def either(*args: P.args, **kwargs: P.kwargs) -> R:
-        if default_connection.vendor == "postgresql":
+        if _default_vendor() == "postgresql":
             return fast(*args, **kwargs)
         return portable(*args, **kwargs)
 
@@ -67,8 +76,9 @@ class Prepared:
         REGISTRY[name] = self
 
     def execute(self, cursor, params: Mapping[str, Any], *, connection=None) -> None:
-        """Runs the statement on ``cursor`` (a cursor of ``connection``, the default one)."""
-        connection = connection or default_connection
+        """Runs the statement on ``cursor`` (a Django cursor; ``connection``: its
+        database's, by default the cursor's own)."""
+        connection = connection or cursor.db
         if connection.vendor != "postgresql":
             raise NotImplementedError(
                 f"{self.name} is PostgreSQL's; call its ORM twin through dbkit.by_backend"
@@ -119,11 +129,13 @@ def model_from_row(model, attnames: Sequence[str], row: Sequence[Any], *, connec
     """
     connection = connection or default_connection
     decoders = _decoders(model, tuple(attnames))
+    if not any(decoders):  # nothing the driver hands back differently
+        return model.from_db(connection.alias, attnames, row)
     values = [
         value if decode is None or value is None else decode(value, None, connection)
         for decode, value in zip(decoders, row, strict=True)
     ]
-    return model.from_db(connection.alias, list(attnames), values)
+    return model.from_db(connection.alias, attnames, values)
 
 
 def decode_field(model, name: str, value: Any, *, connection=None) -> Any:
@@ -168,11 +180,11 @@ def _insert_statement(model, upsert_on: str | None) -> Prepared:
     return statement
 
 
-def insert_sql(instance, *, upsert_on: str | None = None) -> None:
+def insert_sql(instance, *, upsert_on: str | None = None, connection=None) -> None:
     """``insert`` through a prepared statement (PostgreSQL)."""
     model = type(instance)
     statement = _insert_statement(model, upsert_on)
-    connection = connections[router.db_for_write(model)]
+    connection = connection or connections[router.db_for_write(model)]
     params = {
         field.attname: field.get_db_prep_save(field.pre_save(instance, True), connection)
         for field in model._meta.concrete_fields
@@ -210,8 +222,8 @@ def insert(instance, *, upsert_on: str | None = None) -> None:
     has receivers). Values pass through each field's own ``pre_save`` and
     ``get_db_prep_save``, exactly as ``save`` would.
     """
-    model = type(instance)
-    if connections[router.db_for_write(model)].vendor == "postgresql":
-        insert_sql(instance, upsert_on=upsert_on)
+    connection = connections[router.db_for_write(type(instance))]
+    if connection.vendor == "postgresql":
+        insert_sql(instance, upsert_on=upsert_on, connection=connection)
     else:
         insert_orm(instance, upsert_on=upsert_on)
