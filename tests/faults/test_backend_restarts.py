@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.test_process_kills import _annotate
+from tests.faults.annotator_loop import annotate, stored_client_keys
 from tests.live_server import EmbeddedServer, free_port
 
 PG_BIN = next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)), "")
@@ -161,7 +161,7 @@ def test_the_loop_resumes_after_redis_and_postgres_restart(server, backends):
     errors: list[int] = []
     stop = threading.Event()
     threads = [
-        threading.Thread(target=_annotate, args=(server, c, acked, stop, errors), daemon=True)
+        threading.Thread(target=annotate, args=(server, c, acked, stop, errors), daemon=True)
         for c in clients
     ]
     for thread in threads:
@@ -184,14 +184,7 @@ def test_the_loop_resumes_after_redis_and_postgres_restart(server, backends):
     assert not any(thread.is_alive() for thread in threads)
 
     # Then every acknowledged label is stored, once; the sessions held throughout
-    stored = (
-        server.django(
-            "from annotations.models import Label\n"
-            "print(','.join(str(k) for k in Label.objects.values_list('client_key', flat=True)))\n"
-        )
-        .strip()
-        .split(",")
-    )
+    stored = stored_client_keys(server)
     assert sorted(set(acked) - set(stored)) == []
     assert len(stored) == len(set(stored)), "a label was stored twice"
     whoami = clients[0].post(server.url("/api/v1/tasks/next/"), timeout=10)

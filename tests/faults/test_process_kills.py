@@ -9,13 +9,13 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests import factories
+from tests.faults.annotator_loop import annotate, stored_client_keys
 from tests.live_server import EmbeddedServer
 
 FINAL = {"ready", "failed"}
@@ -115,40 +115,6 @@ def test_a_worker_killed_mid_pipeline_loses_no_donation(server):
     print(f"worker kill: all {len(ids)} donations ready {recovered_in:.1f} s after kill -9")
 
 
-def _annotate(server, client, acked: list, stop: threading.Event, errors: list) -> None:
-    """Leases and submits until told to stop; a submission is retried with its client key
-    until the server acknowledges it (201, or 409 for a key it already stored)."""
-    while not stop.is_set():
-        try:
-            lease = client.post(server.url("/api/v1/tasks/next/"), timeout=10)
-        except requests.RequestException:
-            time.sleep(0.2)
-            continue
-        if lease.status_code == 204:
-            return
-        if lease.status_code != 200:
-            time.sleep(0.2)
-            continue
-        for task in lease.json()["tasks"]:
-            key = str(uuid.uuid4())
-            body = {"text": f"w{task['id']}", "client_key": key, "elapsed_ms": 900}
-            while True:
-                try:
-                    answer = client.post(
-                        server.url(f"/api/v1/tasks/{task['id']}/submit/"), json=body, timeout=10
-                    )
-                except requests.RequestException:
-                    time.sleep(0.3)  # the server is down: keep the label, send it again
-                    continue
-                if answer.status_code == 201:
-                    acked.append(key)
-                elif answer.status_code >= 500:
-                    errors.append(answer.status_code)
-                    time.sleep(0.3)
-                    continue
-                break
-
-
 def _wait_for_more(server, acked: list, more: int) -> None:
     target = len(acked) + more
     server.wait_for(lambda: len(acked) >= target, timeout=60, what=f"{more} more labels")
@@ -171,7 +137,7 @@ def test_the_web_server_killed_mid_submit_loses_no_acknowledged_label(server):
     errors: list[int] = []
     stop = threading.Event()
     threads = [
-        threading.Thread(target=_annotate, args=(server, c, acked, stop, errors)) for c in clients
+        threading.Thread(target=annotate, args=(server, c, acked, stop, errors)) for c in clients
     ]
     for thread in threads:
         thread.start()
@@ -189,14 +155,7 @@ def test_the_web_server_killed_mid_submit_loses_no_acknowledged_label(server):
     assert not any(thread.is_alive() for thread in threads)
 
     # Then every acknowledged label is stored, once
-    stored = (
-        server.django(
-            "from annotations.models import Label\n"
-            "print(','.join(str(k) for k in Label.objects.values_list('client_key', flat=True)))\n"
-        )
-        .strip()
-        .split(",")
-    )
+    stored = stored_client_keys(server)
     assert len(acked) >= 30
     assert sorted(set(acked) - set(stored)) == []
     assert len(stored) == len(set(stored)), "a label was stored twice"
