@@ -106,6 +106,7 @@ def detect_words(image: np.ndarray, *, config: ComponentConfig | None = None) ->
     chars = character_boxes(work, config)
     if config.char_height > 0 and len(chars):
         target = _print_scale(chars, scale, gray.shape, config)
+        # Print already near its working size is not binarized a second time.
         if abs(target / scale - 1.0) > config.rescale_tolerance:
             size = (max(1, round(page_width * target)), max(1, round(page_height * target)))
             interpolation = cv2.INTER_AREA if target < 1.0 else cv2.INTER_CUBIC
@@ -163,10 +164,9 @@ def ink_masks(gray: np.ndarray, config: ComponentConfig) -> list[np.ndarray]:
     # Dark print not near dark ground either: its edge would be a dark strip of "ink".
     near_ground = cv2.dilate(ground.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     dark_limit[near_ground] = -1.0
+    dark_limit = np.clip(np.ceil(dark_limit), 0, 255).astype(np.uint8)
     dark = cv2.compare(
-        gray.astype(np.float32),
-        cv2.resize(dark_limit, full, interpolation=cv2.INTER_LINEAR),
-        cv2.CMP_LT,
+        gray, cv2.resize(dark_limit, full, interpolation=cv2.INTER_LINEAR), cv2.CMP_LT
     )
     masks = [_without_rules(dark, config)]
     if ground.any():
@@ -174,10 +174,9 @@ def ink_masks(gray: np.ndarray, config: ComponentConfig) -> list[np.ndarray]:
         # is lighter than the local mean and would join the letters into one strip.
         inside = cv2.erode(ground.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
         light_limit[~inside] = 256.0
+        light_limit = np.clip(np.floor(light_limit), 0, 255).astype(np.uint8)
         light = cv2.compare(
-            gray.astype(np.float32),
-            cv2.resize(light_limit, full, interpolation=cv2.INTER_LINEAR),
-            cv2.CMP_GT,
+            gray, cv2.resize(light_limit, full, interpolation=cv2.INTER_LINEAR), cv2.CMP_GT
         )
         if light.any():
             masks.append(_without_rules(light, config))
@@ -217,7 +216,7 @@ def _without_rules(ink: np.ndarray, config: ComponentConfig) -> np.ndarray:
     return cv2.subtract(ink, rules)
 
 
-def character_boxes(gray: np.ndarray, config: ComponentConfig) -> np.ndarray:
+def character_boxes(gray: np.ndarray, config: ComponentConfig, *, rules: bool = True) -> np.ndarray:
     """Candidate character rectangles (N×4 int array of x, y, w, h), both polarities."""
     found = []
     for ink in ink_masks(gray, config):

@@ -62,26 +62,8 @@ def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
     tallest_partner = np.where(small, config.max_char_height, heights * config.max_height_ratio)
     reach = x1 + config.phrase_gap * tallest_partner
     sets = _UnionFind(len(order))
-    for i in range(len(order)):
-        stop = int(np.searchsorted(x0, reach[i], side="right"))
-        if stop <= i + 1:
-            continue
-        j = np.arange(i + 1, stop)
-        taller = np.maximum(heights[i], heights[j])
-        shorter = np.minimum(heights[i], heights[j])
-        overlap = np.minimum(y1[i], y1[j]) - np.maximum(y0[i], y0[j])
-        gap = x0[j] - x1[i]
-        either_small = small[i] | small[j]
-        joins = (
-            (overlap >= config.min_vertical_overlap * shorter)
-            & (gap <= config.phrase_gap * taller)
-            & (
-                (~either_small & (taller <= config.max_height_ratio * shorter))
-                | (either_small & (overlap >= shorter))
-            )
-        )
-        for k in j[joins]:
-            sets.union(i, int(k))
+    for i, k in _joined_pairs(x0, y0, x1, y1, heights, small, reach, config):
+        sets.union(i, k)
     roots = np.fromiter((sets.find(i) for i in range(len(order))), dtype=np.int64)
     members_by_root: dict[int, list[int]] = {}
     for index, root in enumerate(roots.tolist()):
@@ -120,6 +102,53 @@ def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
         (boxes[:, 2] - boxes[:, 0]) >= config.min_word_width
     )
     return boxes[keep]
+
+
+_PAIRS_PER_CHUNK = 200_000
+
+
+def _joined_pairs(
+    x0: np.ndarray,
+    y0: np.ndarray,
+    x1: np.ndarray,
+    y1: np.ndarray,
+    heights: np.ndarray,
+    small: np.ndarray,
+    reach: np.ndarray,
+    config: GroupingConfig,
+) -> list[tuple[int, int]]:
+    """(i, j) for every box i and every later box j (sorted by x0) within its reach that
+    chains to it: the pairs tested all at once in chunks rather than box by box."""
+    count = len(x0)
+    stops = np.maximum(np.searchsorted(x0, reach, side="right"), np.arange(1, count + 1))
+    lengths = stops - np.arange(1, count + 1)
+    pairs: list[tuple[int, int]] = []
+    start = 0
+    while start < count:
+        # As many boxes as keep the chunk's candidate pairs within bounds (at least one).
+        totals = np.cumsum(lengths[start:])
+        end = start + max(1, int(np.searchsorted(totals, _PAIRS_PER_CHUNK, side="right")))
+        chunk = lengths[start:end]
+        if chunk.sum() > 0:
+            i = np.repeat(np.arange(start, end), chunk)
+            offsets = np.arange(len(i)) - np.repeat(np.cumsum(chunk) - chunk, chunk)
+            j = i + 1 + offsets
+            taller = np.maximum(heights[i], heights[j])
+            shorter = np.minimum(heights[i], heights[j])
+            overlap = np.minimum(y1[i], y1[j]) - np.maximum(y0[i], y0[j])
+            gap = x0[j] - x1[i]
+            either_small = small[i] | small[j]
+            joins = (
+                (overlap >= config.min_vertical_overlap * shorter)
+                & (gap <= config.phrase_gap * taller)
+                & (
+                    (~either_small & (taller <= config.max_height_ratio * shorter))
+                    | (either_small & (overlap >= shorter))
+                )
+            )
+            pairs.extend(zip(i[joins].tolist(), j[joins].tolist(), strict=True))
+        start = end
+    return pairs
 
 
 def _word_gaps(gaps: np.ndarray, height: float, config: GroupingConfig) -> np.ndarray:
