@@ -24,6 +24,7 @@ from annotations.crypto import DecryptionError
 from annotations.images import ImageRejected, normalize_image
 from annotations.models import DocumentKind, Label, LabelKind, Task
 from annotations.text import reject_control_characters
+from annotations.uploads import UploadTooLarge
 from audit.models import Outcome
 
 # A crop whose stored blob fails its authentication tag, or is gone from storage.
@@ -66,7 +67,16 @@ class DonationCreateApi(APIView):
         summary="Donate a document image",
     )
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
+        try:
+            serializer = self.InputSerializer(data=request.data)
+        except UploadTooLarge as refused:  # the upload handler stopped reading it
+            audit.record(
+                actor=request.auth,
+                action="annotations.donation_rejected",
+                outcome=Outcome.FAILURE,
+                data={"reason": str(refused.detail)},
+            )
+            raise
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["image"]
         try:

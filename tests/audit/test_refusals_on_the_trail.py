@@ -52,3 +52,15 @@ def test_fake_tokens_from_one_address_are_one_event_a_minute(client, db):
     assert all(event.outcome == Outcome.DENIED for event in events)
     assert all(event.ip_address == "203.0.113.7" for event in events)
     assert events[1].data["attempts_previous_minute"] == 300
+
+
+def test_an_upload_over_the_size_limit_is_a_failure_on_the_trail(service_client, settings):
+    settings.DONATION_MAX_BYTES = 2000
+    upload = SimpleUploadedFile("big.png", b"x" * 5000, content_type="image/png")
+
+    response = service_client.post("/api/v1/donations/", {"image": upload, "kind": "receipt"})
+
+    assert response.status_code == 413
+    event = AuditEvent.objects.get(action="annotations.donation_rejected")
+    assert event.outcome == Outcome.FAILURE
+    assert "limit" in event.data["reason"]
