@@ -83,6 +83,8 @@ class ComponentConfig:
     # far apart (× character height), the wider group are word gaps (0: off).
     cluster_separation: float = 0.2
     max_height_ratio: float = 2.5
+    # Gaps beside a dot or comma between glyphs are cut only when wider than `max_gap`.
+    punctuation_joins: bool = True
     min_word_height: int = 14
     min_word_width: int = 5
     # Padding on each side of a word box, as a share of its height (0: tight boxes).

@@ -83,7 +83,12 @@ def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
         # than to the glyph height: the scale that word spaces follow.
         height = float(np.median(heights[idx][~small[idx]]))
         glyph_gaps = gaps[starts[1:] - 1]
-        cuts = starts[1:][_word_gaps(glyph_gaps, height, config)]
+        is_word_gap = _word_gaps(glyph_gaps, height, config)
+        if getattr(config, "punctuation_joins", False) and len(glyph_gaps) >= 2:
+            is_word_gap &= ~_inner_punctuation_gaps(
+                glyph_gaps, np.logical_and.reduceat(small[idx], starts)
+            ) | (glyph_gaps > config.max_gap * height)
+        cuts = starts[1:][is_word_gap]
         for piece in np.split(idx, cuts):
             if np.all(small[piece]):
                 continue  # a lone dot or comma cut off its word
@@ -102,6 +107,22 @@ def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
         (boxes[:, 2] - boxes[:, 0]) >= config.min_word_width
     )
     return boxes[keep]
+
+
+def _inner_punctuation_gaps(gaps: np.ndarray, glyph_small: np.ndarray) -> np.ndarray:
+    """The gaps on either side of a dot or comma standing midway between two glyphs
+    ("33.70", "1,250", "12:30"): in fixed-width type they are as wide as a space between
+    proportional letters, yet the point joins its neighbours. A full stop hugs the word
+    before it ("Ms. Brock"), so its gaps are uneven and stay as they are."""
+    inner = np.zeros(len(gaps), dtype=bool)
+    middle = np.flatnonzero(glyph_small[1:-1]) + 1  # glyph k has gaps k-1 and k
+    if len(middle) == 0:
+        return inner
+    left, right = gaps[middle - 1], gaps[middle]
+    even = np.maximum(left, right) <= 2.0 * np.maximum(np.minimum(left, right), 1)
+    inner[middle[even] - 1] = True
+    inner[middle[even]] = True
+    return inner
 
 
 _PAIRS_PER_CHUNK = 200_000
