@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.utils import timezone
@@ -90,6 +91,30 @@ def write_anchor() -> tuple[int, str] | None:
     }
     storage.save(name, ContentFile(json.dumps(body).encode()))
     return seq, chain_hash
+
+
+ANCHORED_KEY = "audit:anchored_seq"
+
+
+def note_anchored() -> None:
+    """Tells /healthz, through the shared cache, how far the chain is anchored now (the
+    head just written, or found already written)."""
+    seq, _ = chain_head()
+    cache.set(ANCHORED_KEY, seq, timeout=None)
+
+
+def unanchored_since(*, now: datetime | None = None) -> datetime | None:
+    """When the oldest sealed event past the last anchor ``note_anchored`` saw was
+    written; None when every sealed event is anchored or no anchor was noted yet."""
+    anchored = cache.get(ANCHORED_KEY)
+    if anchored is None:
+        return None
+    return (
+        AuditEvent.objects.filter(seq__gt=anchored)
+        .order_by("seq")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
 
 
 def read_anchors() -> list[tuple[int, str]]:

@@ -17,6 +17,7 @@ def seal_chain() -> int:
 def write_anchor() -> None:
     chain.seal()
     anchors.write_anchor()
+    anchors.note_anchored()
 
 
 @shared_task(name="audit.archive_old_events", ignore_result=True)

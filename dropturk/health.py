@@ -7,7 +7,8 @@
   means beat (or every worker of the default queue) is dead, and with it sealing,
   anchors and both stalled-work sweeps.
 - ``audit_chain``: the oldest event not yet sealed is younger than
-  ``HEALTH_UNSEALED_MAX_SECONDS`` (the sealer runs every 10 s).
+  ``HEALTH_UNSEALED_MAX_SECONDS`` (the sealer runs every 10 s), and no sealed event older
+  than ``AUDIT_ANCHOR_WINDOW_SECONDS`` lies past the last anchor the sealer wrote.
 - ``pipeline``: no donation is stuck: ``processing`` past what the stalled sweep allows
   (``OCR_STALLED_PROCESSING_SECONDS`` plus two sweeps), or ``received`` past twice
   ``OCR_STALLED_AFTER_SECONDS``.
@@ -72,6 +73,7 @@ def _check_beat() -> None:
 
 
 def _check_audit_chain() -> None:
+    from audit import anchors
     from audit.models import AuditEvent
 
     # The sealer's own partial index (unsealed events, by id): the oldest is the first.
@@ -81,13 +83,19 @@ def _check_audit_chain() -> None:
         .values_list("occurred_at", flat=True)
         .first()
     )
-    if oldest is None:
-        return
-    age = (timezone.now() - oldest).total_seconds()
-    if age > settings.HEALTH_UNSEALED_MAX_SECONDS:
+    if oldest is not None:
+        age = (timezone.now() - oldest).total_seconds()
+        if age > settings.HEALTH_UNSEALED_MAX_SECONDS:
+            raise Unhealthy(
+                f"an audit event has waited {age:.0f} s to be sealed "
+                f"(limit {settings.HEALTH_UNSEALED_MAX_SECONDS} s): the sealer is not running"
+            )
+    since = anchors.unanchored_since()
+    window = settings.AUDIT_ANCHOR_WINDOW_SECONDS
+    if since is not None and (timezone.now() - since).total_seconds() > window:
         raise Unhealthy(
-            f"an audit event has waited {age:.0f} s to be sealed "
-            f"(limit {settings.HEALTH_UNSEALED_MAX_SECONDS} s): the sealer is not running"
+            f"audit events older than the anchor window ({window} s) are not anchored: "
+            "anchors are not being written (their storage, or the sealer)"
         )
 
 

@@ -24,6 +24,17 @@ def _broker_up(monkeypatch):
     monkeypatch.setitem(health.CHECKS, "broker", lambda: None)
 
 
+@pytest.fixture
+def audit_storage(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "audit": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "audit"},
+        },
+    }
+
+
 def _checks(client) -> tuple[int, dict]:
     response = client.get("/healthz")
     return response.status_code, response.json()["checks"]
@@ -106,3 +117,20 @@ def _later(seconds: float):
     import time_machine
 
     return time_machine.travel(timezone.now() + timedelta(seconds=seconds), tick=False)
+
+
+def test_events_left_unanchored_past_the_window_are_reported(client, audit_storage):
+    from audit import anchors, chain, tasks
+
+    health.heartbeat()
+    audit.record(actor=None, action="ocr_bridge.document_read", target_id="d1")
+    tasks.write_anchor()  # sealed and anchored: fine
+    assert _checks(client)[0] == 200
+    audit.record(actor=None, action="ocr_bridge.document_read", target_id="d2")
+    chain.seal()  # sealed, but the anchor task stopped (or its storage is down)
+    with _later(settings.AUDIT_ANCHOR_WINDOW_SECONDS + 5):
+        health.heartbeat()
+        status, checks = _checks(client)
+    assert status == 503
+    assert "not anchored" in checks["audit_chain"]["error"]
+    assert anchors.unanchored_since() is not None
