@@ -68,7 +68,7 @@ class ComponentConfig:
     rule_max_thickness: int = 8
     # Components: least area (px) kept; a hollow component (ink / box area below
     # `min_fill`) bigger than `hollow_min_side` is a frame, not a character.
-    min_area: int = 5
+    min_area: int = 2
     min_fill: float = 0.12
     hollow_min_side: int = 20
     # Grouping (see ocr.detection.grouping).
@@ -85,6 +85,8 @@ class ComponentConfig:
     max_height_ratio: float = 2.5
     # Gaps beside a dot or comma between glyphs are cut only when wider than `max_gap`.
     punctuation_joins: bool = True
+    # Specks (box area below this, px) at either end of a word are left out of its box.
+    end_speck_area: int = 16
     min_word_height: int = 14
     min_word_width: int = 5
     # Padding on each side of a word box, as a share of its height (0: tight boxes).

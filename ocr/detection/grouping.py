@@ -89,9 +89,12 @@ def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
                 glyph_gaps, np.logical_and.reduceat(small[idx], starts)
             ) | (glyph_gaps > config.max_gap * height)
         cuts = starts[1:][is_word_gap]
+        speck_area = getattr(config, "end_speck_area", 0)
         for piece in np.split(idx, cuts):
             if np.all(small[piece]):
                 continue  # a lone dot or comma cut off its word
+            if speck_area > 0:
+                piece = _trim_end_specks(piece, x0, y0, x1, y1, small, speck_area)
             words.append(
                 (
                     int(x0[piece].min()),
@@ -107,6 +110,29 @@ def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
         (boxes[:, 2] - boxes[:, 0]) >= config.min_word_width
     )
     return boxes[keep]
+
+
+def _trim_end_specks(
+    piece: np.ndarray,
+    x0: np.ndarray,
+    y0: np.ndarray,
+    x1: np.ndarray,
+    y1: np.ndarray,
+    small: np.ndarray,
+    speck_area: int,
+) -> np.ndarray:
+    """The word's members less the specks (small boxes under `speck_area` px) at its
+    left and right ends: kept inside a word (a decimal point), they only widen it at
+    its ends, where a full stop is big enough to stay."""
+    tiny = small[piece] & ((x1[piece] - x0[piece]) * (y1[piece] - y0[piece]) < speck_area)
+    if not tiny.any() or tiny.all():
+        return piece
+    right = np.maximum.accumulate(x1[piece])
+    # Specks reaching between the first letter's start and the last letter's end stay.
+    letters = np.flatnonzero(~tiny)
+    first, last = x0[piece[letters]].min(), right[letters].max()
+    keep = ~tiny | ((x1[piece] > first) & (x0[piece] < last))
+    return piece[keep]
 
 
 def _inner_punctuation_gaps(gaps: np.ndarray, glyph_small: np.ndarray) -> np.ndarray:
