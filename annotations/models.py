@@ -175,6 +175,15 @@ class LabelKind(models.TextChoices):
     REVIEW = "review"  # a reviewer's fix
 
 
+class BadMark(models.TextChoices):
+    """An annotator's mark that the crop itself is bad (the same reasons a reviewer gives,
+    ``quality.models.BadCropReason``)."""
+
+    NOT_A_WORD = "not_a_word", "not a word"
+    TWO_WORDS = "two_words", "two words"
+    CUT_OFF = "cut_off", "cut off"
+
+
 class Label(models.Model):
     """What an annotator said a crop shows. Never deleted or overwritten."""
 
@@ -189,6 +198,11 @@ class Label(models.Model):
     rotated = models.BooleanField(default=False)
     non_english = models.BooleanField(default=False)
     unreadable = models.BooleanField(default=False)
+    # A mark instead of a text: the crop is not one word (issue 20). Consensus compares
+    # it as an answer of its own: agreeing marks settle the crop as bad.
+    bad_reason = models.CharField(
+        max_length=12, choices=BadMark.choices, blank=True, default="", db_default=""
+    )
     elapsed_ms = models.PositiveIntegerField(null=True, blank=True)
     # Chosen by the client so that a retried submission stores one label.
     client_key = models.UUIDField(null=True, blank=True)

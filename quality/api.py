@@ -33,6 +33,7 @@ class CandidateSerializer(serializers.Serializer):
     rotated = serializers.BooleanField()
     non_english = serializers.BooleanField()
     unreadable = serializers.BooleanField()
+    bad_reason = serializers.CharField(allow_blank=True)  # an annotator marked the crop bad
     votes = serializers.IntegerField()
     low_reliability = serializers.BooleanField()
 

@@ -100,7 +100,13 @@ def review_item(*, item: CropConsensus) -> dict:
         crop_id=item.crop_id, revision__isnull=True, kind=LabelKind.ANNOTATION
     ).order_by("id")
     for label in labels:
-        key = (normalize(label.text), label.rotated, label.non_english, label.unreadable)
+        key = (
+            normalize(label.text),
+            label.rotated,
+            label.non_english,
+            label.unreadable,
+            label.bad_reason,
+        )
         group = groups.setdefault(
             key,
             {
@@ -109,6 +115,7 @@ def review_item(*, item: CropConsensus) -> dict:
                 "rotated": label.rotated,
                 "non_english": label.non_english,
                 "unreadable": label.unreadable,
+                "bad_reason": label.bad_reason,  # an annotator's mark: the crop is bad
                 "votes": 0,
                 "low_reliability": False,
             },

@@ -79,7 +79,19 @@ class Decision:
     escalate: bool = False  # ask for one more label
 
 
+def mark_vote_text(bad_reason: str) -> str:
+    """How an annotator's bad-crop mark votes: as a text no one can type (a control
+    character leads it), so agreeing marks agree and a mark against a word disagrees."""
+    return f"\x00{bad_reason}"
+
+
+def _vote_text(label: Label) -> str:
+    return mark_vote_text(label.bad_reason) if label.bad_reason else label.text
+
+
 def _answer(label: Label) -> tuple:
+    if label.bad_reason:
+        return (mark_vote_text(label.bad_reason), False, False, False)
     return (
         "" if label.unreadable else normalize(label.text),
         label.rotated,
@@ -104,7 +116,7 @@ def _decide(*, labels: list[Label], qs: QualitySettings):
     votes = [
         Vote(
             annotator=str(label.annotator_id),
-            text=label.text,
+            text=_vote_text(label),
             rotated=label.rotated,
             non_english=label.non_english,
             unreadable=label.unreadable,
@@ -163,6 +175,10 @@ def crop_consensus_decide(*, task: Task, labels: list[Label] | None = None) -> C
     if labels is None:
         labels = counted_labels(task_id=task.pk)
     result, decision, chosen = _decide(labels=labels, qs=qs)
+    marked = decision.state == ConsensusState.ACCEPTED and chosen is not None and chosen.bad_reason
+    if marked and len(labels) < 2 <= qs.max_labels:
+        # One person's mark is not enough to drop a crop: a second opinion first.
+        decision = Decision(ConsensusState.PENDING, escalate=True)
     if decision.escalate and len(labels) < qs.max_labels:
         task.labels_needed = len(labels) + 1
         task.status = TaskStatus.OPEN
@@ -172,17 +188,27 @@ def crop_consensus_decide(*, task: Task, labels: list[Label] | None = None) -> C
             TaskStatus.DONE if decision.state == ConsensusState.ACCEPTED else TaskStatus.REVIEW
         )
         state = decision.state
+        if marked:
+            # Agreeing marks settle the crop as bad, as a reviewer's mark does: it leaves
+            # the queue and tells the word detector (the first marker is its reporter).
+            state = ConsensusState.BAD
+            DetectorFeedback.objects.update_or_create(
+                crop_id=task.crop_id,
+                defaults={"reason": chosen.bad_reason, "reviewer_id": chosen.annotator_id},
+            )
     row = CropConsensus(
         crop_id=task.crop_id,
         state=state,
         # As typed by the label it is exported with (the vote compares normalised text).
-        text=chosen.text if chosen is not None else result.text,
+        text=chosen.text if chosen is not None else result.text.split("\x00")[0],
         rotated=result.flags["rotated"],
         non_english=result.flags["non_english"],
         unreadable=result.flags["unreadable"],
         confidence=result.confidence,
         n_labels=len(labels),
-        decided_by=DecidedBy.CONSENSUS if state == ConsensusState.ACCEPTED else "",
+        decided_by=DecidedBy.CONSENSUS
+        if state in (ConsensusState.ACCEPTED, ConsensusState.BAD)
+        else "",
         label=chosen,
         review_reason=decision.reason,
         review_leased_to=None,

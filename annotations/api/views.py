@@ -22,7 +22,7 @@ from annotations.api.permissions import (
 )
 from annotations.crypto import DecryptionError
 from annotations.images import ImageRejected, normalize_image
-from annotations.models import DocumentKind, Label, LabelKind, Task
+from annotations.models import BadMark, DocumentKind, Label, LabelKind, Task
 from annotations.text import reject_control_characters
 from annotations.uploads import UploadTooLarge
 from audit.models import Outcome
@@ -228,6 +228,10 @@ class LabelInputSerializer(serializers.Serializer):
     rotated = serializers.BooleanField(default=False)
     non_english = serializers.BooleanField(default=False)
     unreadable = serializers.BooleanField(default=False)
+    # The crop is bad (not one word), instead of a text: two_words, cut_off, not_a_word.
+    bad_reason = serializers.ChoiceField(
+        choices=BadMark.choices, required=False, allow_blank=True, default=""
+    )
     elapsed_ms = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=24 * 3600 * 1000
     )
@@ -237,7 +241,7 @@ class LabelInputSerializer(serializers.Serializer):
         return reject_control_characters(value)
 
     def validate(self, attrs):
-        if not attrs["text"] and not attrs["unreadable"]:
+        if not attrs["text"] and not attrs["unreadable"] and not attrs.get("bad_reason"):
             raise serializers.ValidationError(
                 {"text": "Type the word, or flag the crop as unreadable."}
             )
@@ -253,6 +257,7 @@ class LabelOutputSerializer(serializers.Serializer):
     rotated = serializers.BooleanField()
     non_english = serializers.BooleanField()
     unreadable = serializers.BooleanField()
+    bad_reason = serializers.CharField(allow_blank=True)
     revises = serializers.IntegerField(source="revises_id", allow_null=True)
     created_at = serializers.DateTimeField()
 
@@ -272,6 +277,7 @@ def label_json(label: Label) -> dict:
         "rotated": label.rotated,
         "non_english": label.non_english,
         "unreadable": label.unreadable,
+        "bad_reason": label.bad_reason,
         "revises": label.revises_id,
         "created_at": api_datetime(label.created_at),
     }

@@ -17,9 +17,18 @@ from dbkit import prepared
 from quality import services as quality
 
 
-def _label_create(*, unreadable: bool, text: str, **fields) -> Label:
-    """The one place a Label row is written: an unreadable crop is stored with no text."""
-    label = Label(unreadable=unreadable, text="" if unreadable else text, **fields)
+def _label_create(*, unreadable: bool, text: str, bad_reason: str = "", **fields) -> Label:
+    """The one place a Label row is written: an unreadable crop, or one marked bad, is
+    stored with no text (a mark carries no flags either)."""
+    if bad_reason:
+        unreadable, text = False, ""
+        fields.update(rotated=False, non_english=False)
+    label = Label(
+        unreadable=unreadable,
+        text="" if unreadable else text,
+        bad_reason=bad_reason,
+        **fields,
+    )
     prepared.insert(label)  # as Label.objects.create, without its compile per call
     return label
 
@@ -32,6 +41,7 @@ def label_submit(
     rotated: bool = False,
     non_english: bool = False,
     unreadable: bool = False,
+    bad_reason: str = "",
     elapsed_ms: int | None = None,
     client_key: uuid.UUID | None = None,
     ip_address: str | None = None,
@@ -67,6 +77,7 @@ def label_submit(
             rotated=rotated,
             non_english=non_english,
             unreadable=unreadable,
+            bad_reason=bad_reason,
             elapsed_ms=elapsed_ms,
             client_key=client_key,
             kind=LabelKind.GOLD_ANSWER if gold else LabelKind.ANNOTATION,
@@ -98,6 +109,7 @@ def label_revise(
     rotated: bool = False,
     non_english: bool = False,
     unreadable: bool = False,
+    bad_reason: str = "",
     elapsed_ms: int | None = None,
     client_key: uuid.UUID | None = None,
     ip_address: str | None = None,
@@ -128,6 +140,7 @@ def label_revise(
             rotated=rotated,
             non_english=non_english,
             unreadable=unreadable,
+            bad_reason=bad_reason,
             elapsed_ms=elapsed_ms,
             client_key=client_key,
             revises=old,

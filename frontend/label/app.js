@@ -105,21 +105,25 @@ function rememberSubmission(entry) {
   }
 }
 
-function submit({ unreadable = false } = {}) {
+const MARK_WORDS = { two_words: "two words", cut_off: "cut off", not_a_word: "not a word" };
+
+// badReason: the crop is bad (two words, cut off, not a word): a mark instead of a text.
+function submit({ unreadable = false, badReason = "" } = {}) {
   if (!current) return;
-  const text = unreadable ? "" : view.input.value.trim();
-  if (!text && !unreadable) {
+  const text = unreadable || badReason ? "" : view.input.value.trim();
+  if (!text && !unreadable && !badReason) {
     view.showError("Type the word, or press Alt+U if there is nothing to read.");
     return;
   }
   const item = current;
-  const flags = view.flags();
+  const flags = badReason ? { rotated: false, nonEnglish: false } : view.flags();
   const clientKey = uuid();
   const body = {
     text,
     rotated: flags.rotated,
     non_english: flags.nonEnglish,
     unreadable,
+    bad_reason: badReason,
     elapsed_ms: Math.round(performance.now() - shownAt),
     client_key: clientKey,
   };
@@ -130,7 +134,7 @@ function submit({ unreadable = false } = {}) {
     body,
     clientKey,
     taskId: item.taskId,
-    word: unreadable ? "(unreadable)" : text,
+    word: badReason ? `(${MARK_WORDS[badReason]})` : unreadable ? "(unreadable)" : text,
   });
   handled.add(item.taskId);
   rememberSubmission({ item, body, clientKey, labelId: null });
@@ -349,6 +353,9 @@ const whileHelpClosed = (action) => () => {
 const actions = {
   submit: whileHelpClosed(() => submit()),
   unreadable: whileHelpClosed(() => submit({ unreadable: true })),
+  markTwoWords: whileHelpClosed(() => submit({ badReason: "two_words" })),
+  markCutOff: whileHelpClosed(() => submit({ badReason: "cut_off" })),
+  markNotAWord: whileHelpClosed(() => submit({ badReason: "not_a_word" })),
   toggleRotated: whileHelpClosed(() => current && view.toggleFlag("rotated")),
   toggleNonEnglish: whileHelpClosed(() => current && view.toggleFlag("nonEnglish")),
   skip: whileHelpClosed(skip),
@@ -386,6 +393,9 @@ const buttons = {
   "flag-rotated": "toggleRotated",
   "flag-non-english": "toggleNonEnglish",
   "unreadable-button": "unreadable",
+  "mark-two-words": "markTwoWords",
+  "mark-cut-off": "markCutOff",
+  "mark-not-a-word": "markNotAWord",
   "skip-button": "skip",
   "undo-button": "undo",
   "zoom-in": "zoomIn",

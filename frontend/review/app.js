@@ -70,7 +70,12 @@ function candidateLine(candidate) {
   if (candidate.non_english) flags.push("not English");
   if (candidate.unreadable) flags.push("unreadable");
   if (candidate.low_reliability) flags.push("from a flagged annotator");
-  const text = candidate.unreadable ? "(unreadable)" : candidate.text;
+  const mark = { two_words: "two words", cut_off: "cut off", not_a_word: "not a word" };
+  const text = candidate.bad_reason
+    ? `(bad crop: ${mark[candidate.bad_reason]})`
+    : candidate.unreadable
+      ? "(unreadable)"
+      : candidate.text;
   const votes = `${candidate.votes} vote${candidate.votes === 1 ? "" : "s"}`;
   return { text, detail: [votes, ...flags].join(", ") };
 }
@@ -182,6 +187,7 @@ async function decide(body, spoken) {
 function accept(index) {
   const candidate = item?.candidates[index];
   if (!candidate) return;
+  if (candidate.bad_reason) return bad(candidate.bad_reason); // agree with the mark
   decide({ decision: "accept", label_id: candidate.label_id }, `Accepted ${candidate.text}`);
 }
 

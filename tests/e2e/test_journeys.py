@@ -43,7 +43,7 @@ def reauthenticate(page) -> None:
     page.locator("main form button[type=submit]").first.click()
 
 
-def test_an_annotator_labels_20_crops_by_keyboard_with_every_flag_undo_and_context(
+def test_an_annotator_labels_20_crops_by_keyboard_with_every_flag_mark_undo_and_context(
     open_label_page,
 ):
     annotator = person("kim", roles.ANNOTATOR)
@@ -64,6 +64,10 @@ def test_an_annotator_labels_20_crops_by_keyboard_with_every_flag_undo_and_conte
     skipped_crop = shown_crop(page)
     page.keyboard.press("Alt+s")
     expect(page.locator("#stage")).not_to_have_attribute("data-crop-id", str(skipped_crop))
+    # A crop cut off: marked bad with one key (a mark is a label)
+    marked_crop = shown_crop(page)
+    page.keyboard.press("Alt+c")
+    expect(page.locator("#stage")).not_to_have_attribute("data-crop-id", str(marked_crop))
     # A typo, undone and corrected
     label_current(page, "tpyo")
     wait_all_saved(page)  # so the undo corrects a stored label
@@ -73,7 +77,7 @@ def test_an_annotator_labels_20_crops_by_keyboard_with_every_flag_undo_and_conte
     page.keyboard.press("Control+a")
     label_current(page, "typo")
     # Then the rest, Enter after Enter, until 20 words are labeled
-    for n in range(15):
+    for n in range(14):
         label_current(page, f"word{n}")
 
     wait_all_saved(page)
@@ -85,6 +89,7 @@ def test_an_annotator_labels_20_crops_by_keyboard_with_every_flag_undo_and_conte
     assert by_text["sideways"].rotated
     assert by_text["étranger"].non_english
     assert Label.objects.get(crop_id=unreadable_crop).unreadable
+    assert Label.objects.get(crop_id=marked_crop).bad_reason == "cut_off"
     assert by_text["typo"].revises.text == "tpyo"
     assert AuditEvent.objects.filter(
         action="annotations.crop_context_view", target_id=str(order[0])
