@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+import dbkit.urls  # noqa: F401  registers <rowid:...>
 from annotations import line_context
 from annotations import views as annotation_views
 from dropturk.health import healthz
@@ -15,7 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("annotations.api.urls")),
     path(  # the page's strip around a crop's line (annotations/line_context.py)
-        "api/v1/crops/<int:crop_id>/context",
+        "api/v1/crops/<rowid:crop_id>/context",
         line_context.CropContextApi.as_view(),
         name="crop-context",
     ),

@@ -73,3 +73,9 @@ def test_without_a_line_the_band_is_the_crops_surroundings(crops):
     assert band.left <= crop.x
     assert band.right >= crop.x + crop.width
     assert band.bottom > crop.y + crop.height
+
+
+def test_an_id_past_64_bits_is_404_not_500(client, crops):
+    client, _ = reviewer_client(client)
+    assert client.get("/api/v1/crops/99999999999999999999/context").status_code == 404
+    assert client.get(f"/api/v1/crops/{2**63}/context").status_code == 404
