@@ -53,13 +53,21 @@ def work_url(user) -> str:
 def site_nav(context):
     request = context.get("request")
     user = getattr(request, "user", None)
-    here = request.path if request else ""
+    if request is None or not _past_the_mfa_gate(request):
+        return {"pages": [], "show_admin": False}  # the pages would only send them back
+    here = request.path
     pages = pages_for(user)
     matching = [page for page in pages if here.startswith(page["url"])]
     if matching:  # the longest match: /quality/detector-feedback/ is not /quality/
         max(matching, key=lambda page: len(page["url"]))["current"] = True
     show_admin = bool(user and roles.has_role(user, roles.ADMIN) and user.is_staff)
     return {"pages": pages, "show_admin": show_admin}
+
+
+def _past_the_mfa_gate(request) -> bool:
+    from accounts.sessions import has_completed_mfa
+
+    return has_completed_mfa(request.session)
 
 
 @register.simple_tag(takes_context=True)

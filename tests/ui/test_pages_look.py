@@ -138,3 +138,12 @@ def test_a_signed_in_person_with_totp_sees_the_reauthenticate_page_styled(client
     client.force_login(user)
     html = client.get("/accounts/reauthenticate/").content.decode()
     assert "account-page" in html
+
+
+def test_no_navigation_before_the_second_factor(client):
+    from tests.accounts.conftest import sign_in_with_password
+
+    user = person("fresh", roles.ANNOTATOR)
+    sign_in_with_password(client, user.username, PASSWORD)
+    html = client.get("/accounts/2fa/totp/activate/").content.decode()
+    assert 'class="site-nav"' not in html
