@@ -83,8 +83,14 @@ class ComponentConfig:
     # far apart (× character height), the wider group are word gaps (0: off).
     cluster_separation: float = 0.2
     max_height_ratio: float = 2.5
-    # Gaps beside a dot or comma between glyphs are cut only when wider than `max_gap`.
-    punctuation_joins: bool = True
+    # Gaps beside a dot, comma or colon midway between glyphs are cut only when wider
+    # than this (x character height; a fixed-width point's gaps reach ~0.5; 0: off).
+    punctuation_gap: float = 0.45
+    # The share of a dot's or comma's height that must lie within its neighbour's.
+    small_overlap: float = 0.7
+    # Components taller than this x the median character, with ordinary characters
+    # beside their upper and lower halves, are two touching lines and are cut (0: never).
+    split_tall: float = 1.6
     # Specks (box area below this, px) at either end of a word are left out of its box.
     end_speck_area: int = 16
     min_word_height: int = 14
@@ -220,11 +226,11 @@ def _without_rules(ink: np.ndarray, config: ComponentConfig) -> np.ndarray:
     return cv2.subtract(ink, rules)
 
 
-def character_boxes(gray: np.ndarray, config: ComponentConfig, *, rules: bool = True) -> np.ndarray:
+def character_boxes(gray: np.ndarray, config: ComponentConfig) -> np.ndarray:
     """Candidate character rectangles (N×4 int array of x, y, w, h), both polarities."""
     found = []
     for ink in ink_masks(gray, config):
-        count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
         stats = stats[1:count]
         if len(stats) == 0:
             continue
@@ -232,7 +238,64 @@ def character_boxes(gray: np.ndarray, config: ComponentConfig, *, rules: bool = 
         fill = areas / np.maximum(widths * heights, 1)
         hollow = (fill < config.min_fill) & (np.maximum(widths, heights) >= config.hollow_min_side)
         keep = (areas >= config.min_area) & (heights <= config.max_char_height) & ~hollow
-        found.append(stats[keep, :4])
+        boxes = stats[keep, :4]
+        labels_kept = np.flatnonzero(keep) + 1
+        if config.split_tall > 0:
+            boxes = _split_touching_lines(boxes, labels_kept, labels, config)
+        found.append(boxes)
     if not found:
         return np.zeros((0, 4), dtype=np.int32)
     return np.concatenate(found).astype(np.int32)
+
+
+def _split_touching_lines(
+    boxes: np.ndarray, label_ids: np.ndarray, labels: np.ndarray, config: ComponentConfig
+) -> np.ndarray:
+    """Components where a letter's descender touches one of the line below, cut apart.
+
+    A component over `split_tall` times the median character height, with ordinary
+    characters beside both its upper and its lower part (so not a big heading letter or a
+    bracket), is cut at its thinnest row between a quarter and three quarters of its
+    height; each part keeps the box of its own ink.
+    """
+    heights = boxes[:, 3]
+    ordinary = heights >= config.min_char_height
+    if ordinary.sum() < 5:
+        return boxes
+    median = float(np.median(heights[ordinary]))
+    tall = np.flatnonzero(ordinary & (heights > config.split_tall * median))
+    if len(tall) == 0:
+        return boxes
+    centres_y = boxes[:, 1] + heights / 2.0
+    normal = ordinary & (heights <= 1.3 * median)
+    parts: list[np.ndarray] = []
+    cut: list[int] = []
+    for k in tall[:2000].tolist():
+        x, y, w, h = boxes[k].tolist()
+        near = normal & (np.abs(boxes[:, 0] - x) < 4 * median)
+        above = near & (centres_y > y) & (centres_y < y + h / 2)
+        below = near & (centres_y >= y + h / 2) & (centres_y < y + h)
+        if not above.any() or not below.any():
+            continue
+        mask = labels[y : y + h, x : x + w] == label_ids[k]
+        profile = mask.sum(axis=1)
+        low, high = h // 4, max(h // 4 + 1, (3 * h) // 4)
+        row = low + int(np.argmin(profile[low:high]))
+        pieces = []
+        for part, offset in ((mask[:row], 0), (mask[row + 1 :], row + 1)):
+            ys, xs = np.nonzero(part)
+            if len(ys):
+                pieces.append(
+                    [
+                        x + xs.min(),
+                        y + offset + ys.min(),
+                        xs.max() - xs.min() + 1,
+                        ys.max() - ys.min() + 1,
+                    ]
+                )
+        if len(pieces) == 2:
+            cut.append(k)
+            parts.append(np.asarray(pieces, dtype=boxes.dtype))
+    if not cut:
+        return boxes
+    return np.concatenate([np.delete(boxes, cut, axis=0), *parts])

@@ -84,10 +84,11 @@ def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
         height = float(np.median(heights[idx][~small[idx]]))
         glyph_gaps = gaps[starts[1:] - 1]
         is_word_gap = _word_gaps(glyph_gaps, height, config)
-        if getattr(config, "punctuation_joins", False) and len(glyph_gaps) >= 2:
+        punctuation_gap = getattr(config, "punctuation_gap", 0.0)
+        if punctuation_gap > 0 and len(glyph_gaps) >= 2:
             is_word_gap &= ~_inner_punctuation_gaps(
                 glyph_gaps, np.logical_and.reduceat(small[idx], starts)
-            ) | (glyph_gaps > config.max_gap * height)
+            ) | (glyph_gaps > punctuation_gap * height)
         cuts = starts[1:][is_word_gap]
         speck_area = getattr(config, "end_speck_area", 0)
         for piece in np.split(idx, cuts):
@@ -166,6 +167,9 @@ def _joined_pairs(
 ) -> list[tuple[int, int]]:
     """(i, j) for every box i and every later box j (sorted by x0) within its reach that
     chains to it: the pairs tested all at once in chunks rather than box by box."""
+    # How much of a dot or comma must lie within its neighbour's height (a comma hangs
+    # below the line; a speck above or below it does not belong to it).
+    small_overlap = getattr(config, "small_overlap", 1.0)
     count = len(x0)
     stops = np.maximum(np.searchsorted(x0, reach, side="right"), np.arange(1, count + 1))
     lengths = stops - np.arange(1, count + 1)
@@ -190,7 +194,7 @@ def _joined_pairs(
                 & (gap <= config.phrase_gap * taller)
                 & (
                     (~either_small & (taller <= config.max_height_ratio * shorter))
-                    | (either_small & (overlap >= shorter))
+                    | (either_small & (overlap >= small_overlap * shorter))
                 )
             )
             pairs.extend(zip(i[joins].tolist(), j[joins].tolist(), strict=True))
