@@ -270,13 +270,15 @@ Reader = Callable[[Sequence[Image.Image]], list[tuple[str, float]]]
 ACCEPT_THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 
 
-def make_reader(engine: str, *, threads: int = 1, lexicon: bool = True) -> Reader:
+def make_reader(
+    engine: str, *, threads: int = 1, lexicon: bool = True, weights: Path | None = None
+) -> Reader:
     """Crops → (text, word confidence) for the engine of that name (ours with or without
     its lexicon)."""
     if engine == "crnn":
-        from ocr.recognition.predictor import Predictor
+        from ocr.recognition.predictor import DEFAULT_WEIGHTS, Predictor
 
-        predictor = Predictor(threads=threads, lexicon=lexicon)
+        predictor = Predictor(weights or DEFAULT_WEIGHTS, threads=threads, lexicon=lexicon)
         return lambda crops: [(r.text, r.confidence) for r in predictor.predict(crops)]
     engines = importlib.import_module("ocr_bridge.engines")
     other = engines.get_engine(engine)
@@ -341,7 +343,9 @@ def _run_crops(args: argparse.Namespace) -> int:
         with Image.open(path) as image:
             image.load()
             images.append(image)
-    reader = make_reader(args.engine, threads=args.threads, lexicon=not args.no_lexicon)
+    reader = make_reader(
+        args.engine, threads=args.threads, lexicon=not args.no_lexicon, weights=args.weights
+    )
     run = read_and_score(reader, args.engine, images, [text for _, text in rows])
     scores = run.scores
     low, high = scores.accuracy_interval()
@@ -365,6 +369,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--crops", type=Path, help="a folder of crops with labels.tsv")
     parser.add_argument("--engine", default="crnn", help="crnn (ours), tesseract, …")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for the engine")
+    parser.add_argument(
+        "--weights", type=Path, default=None, help="crnn: a recognizer weights file to read with"
+    )
     parser.add_argument("--limit", type=int, default=None, help="read only the first N crops")
     parser.add_argument(
         "--no-lexicon", action="store_true", help="crnn: the network's readings alone"

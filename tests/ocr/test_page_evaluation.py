@@ -87,7 +87,10 @@ def test_the_halves_are_even_and_odd_positions(tmp_path: Path) -> None:
 
 def test_evaluate_pages_ends_with_one_json_line(tmp_path: Path, capsys) -> None:
     data = write_sroie_folder(tmp_path / "receipts", 2)
-    assert evaluate_main(["pages", "--data", str(data), "--limit", "1", "--half", "all"]) == 0
+    from ocr.recognition.predictor import DEFAULT_WEIGHTS
+
+    argv = ["pages", "--data", str(data), "--limit", "1", "--half", "all"]
+    assert evaluate_main([*argv, "--weights", str(DEFAULT_WEIGHTS)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     result = json.loads(out[-1])
     for key in ("word_f1_nocase", "precision_nocase", "recall_nocase", "s_per_page_median"):
