@@ -403,6 +403,10 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "dropturk.schema.add_error_responses",
     ],
+    # <rowid:...> (dbkit.urls): an id a 64-bit column holds; larger ones answer 404.
+    "PATH_CONVERTER_OVERRIDES": {
+        "rowid": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}
+    },
 }
 
 # --- Sign-in (django-allauth).
