@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 import audit
 from annotations import roles
-from annotations.models import Label
+from annotations.models import Label, Skip, Task, TaskStatus
 from audit.models import AuditEvent, Outcome
 from ocr_bridge import learning, weights
 from ocr_bridge.models import ModelStatus, ModelVersion
@@ -85,6 +85,9 @@ def test_an_annotator_labels_20_crops_by_keyboard_with_every_flag_mark_undo_and_
     labels = current_labels()
     assert len(labels) == 20
     assert skipped_crop not in {label.crop_id for label in labels}
+    skipped = Task.objects.get(crop_id=skipped_crop)  # back in the queue, for someone else
+    assert (skipped.status, skipped.leased_to) == (TaskStatus.OPEN, None)
+    assert Skip.objects.filter(task=skipped, annotator=annotator).exists()
     by_text = {label.text: label for label in labels}
     assert by_text["sideways"].rotated
     assert by_text["étranger"].non_english

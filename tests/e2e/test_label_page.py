@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from annotations import services
-from annotations.models import Label, Skip, Task, TaskStatus
+from annotations.models import Label, Task
 from quality.models import QualitySettings
 from tests import factories
 from tests.e2e.conftest import WAIT_MS
@@ -109,82 +109,6 @@ def test_keyboard_only_run_is_stored_in_queue_order(open_label_page, annotator):
     assert [label.crop_id for label in labels] == order
     assert [label.text for label in labels] == ["word0", "word1", "word2", "word3"]
     assert {label.annotator_id for label in labels} == {annotator.pk}
-
-
-def test_every_flag_by_keyboard(open_label_page, annotator):
-    order = queue_crops(0.1, 0.2, 0.3)
-    page = open_label_page(annotator)
-
-    rotated = page.locator("#flag-rotated")
-    shown_crop(page)
-    page.keyboard.press("Alt+r")
-    expect(rotated).to_have_attribute("aria-pressed", "true")
-    label_current(page, "sideways")
-    expect(rotated).to_have_attribute("aria-pressed", "false")  # flags start off per word
-
-    label_current(page, keys=("Alt+n",))  # the pre-filled text kept
-
-    crop_id = shown_crop(page)
-    page.keyboard.press("Alt+u")  # unreadable saves at once
-    expect(page.locator("#empty-state")).to_be_visible()
-    assert crop_id == order[2]
-
-    wait_all_saved(page)
-    first, second, third = current_labels()
-    assert (first.crop_id, first.text, first.rotated, first.non_english) == (
-        order[0],
-        "sideways",
-        True,
-        False,
-    )
-    assert (second.crop_id, second.non_english, second.rotated) == (order[1], True, False)
-    assert second.text == second.crop.prefill_text
-    assert (third.crop_id, third.unreadable, third.text) == (order[2], True, "")
-
-
-def test_skip_hands_the_word_back_and_shows_the_next(open_label_page, annotator):
-    order = queue_crops(0.1, 0.2)
-    page = open_label_page(annotator)
-
-    assert shown_crop(page) == order[0]
-    page.keyboard.press("Alt+s")
-    assert shown_crop(page) == order[1]
-    label_current(page, "kept")
-    wait_all_saved(page)
-
-    skipped = Task.objects.get(crop_id=order[0])
-    assert skipped.status == TaskStatus.OPEN
-    assert skipped.leased_to is None
-    assert Skip.objects.filter(task=skipped, annotator=annotator).exists()
-    assert [(label.crop_id, label.text) for label in current_labels()] == [(order[1], "kept")]
-
-
-def test_undo_relabels_the_previous_word_as_a_revision(open_label_page, annotator):
-    order = queue_crops(0.1, 0.2, 0.3)
-    page = open_label_page(annotator)
-    label_current(page, "first")
-    label_current(page, "secnod")
-    wait_all_saved(page)  # so the undo has to correct a stored label
-    assert shown_crop(page) == order[2]
-
-    # When the person undoes, the previous crop comes back with what they typed
-    page.keyboard.press("Alt+z")
-    expect(page.locator("#stage")).to_have_attribute("data-crop-id", str(order[1]))
-    expect(page.locator("#word-input")).to_have_value("secnod")
-    expect(page.locator("#mode-banner")).to_be_visible()
-    label_current(page, "second")
-
-    # Then the word that was on screen is back, and the correction is the current label
-    assert shown_crop(page) == order[2]
-    label_current(page, "third")
-    wait_all_saved(page)
-    assert [(label.crop_id, label.text) for label in current_labels()] == [
-        (order[0], "first"),
-        (order[1], "second"),
-        (order[2], "third"),
-    ]
-    old = Label.objects.get(crop_id=order[1], text="secnod")
-    assert old.revision.text == "second"
 
 
 def test_undo_after_a_reload_corrects_the_newest_stored_label(open_label_page, annotator):

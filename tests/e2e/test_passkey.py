@@ -51,7 +51,7 @@ def test_a_passkey_is_added_and_signs_in(
     # Given a signed-in annotator who confirms their password to add a passkey
     page.goto("/accounts/2fa/webauthn/add/")
     page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]").first.click()
+    page.locator("main form button[type=submit]").first.click()
     expect(page).to_have_url(f"{live_server.url}/accounts/2fa/webauthn/add/")
 
     # When they name it, make it a passkey and add it
