@@ -1,6 +1,7 @@
 // Labels the server refused with an answer that needs the annotator (signed out, a server
 // error...): each shown under the save status with the server's message, to retry or to
-// discard. The outbox keeps them (on this device) until one or the other.
+// discard, and the status line counts them. The outbox keeps them (on this device) until
+// one or the other.
 
 export function showHeld(outbox, anchor) {
   const list = document.createElement("ul");
@@ -35,6 +36,13 @@ export function showHeld(outbox, anchor) {
       }),
     );
     list.hidden = held.length === 0;
+    if (held.length) {
+      // After the status line's own rendering (same "change" event, registered earlier):
+      // "All saved" must not stand above labels that were not.
+      const saving = outbox.size ? `; saving ${outbox.size}…` : "";
+      anchor.dataset.state = "held";
+      anchor.textContent = `${held.length} not saved: retry or discard below${saving}`;
+    }
   }
 
   outbox.addEventListener("change", render);

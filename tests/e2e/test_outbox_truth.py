@@ -76,6 +76,7 @@ SCENARIO = """async () => {
     size: outbox.size, blocked: outbox.blocked, held: outbox.held.map((h) => h.entry.clientKey),
     sent: { ...sent }, shown: shown(),
     buttons: document.querySelectorAll(".held-labels button").length,
+    status: document.getElementById("save-status").textContent,
     stored: JSON.parse(localStorage.getItem("test.outbox")).map((e) => e.clientKey),
   };
   document.querySelector('.held-labels li[data-client-key="broken"] button').click();  // Retry
@@ -147,6 +148,7 @@ def test_the_outbox_waits_out_transient_failures_and_holds_the_rest(outbox_page)
         " then retry. ",
     ]
     assert held["buttons"] == 4
+    assert held["status"] == "2 not saved: retry or discard below"
     assert held["stored"] == ["broken", "signedOut"]
     # Retry sends the held label again; Discard lets it go as a refusal.
     assert steps["end"] == {
