@@ -6,7 +6,7 @@ that `python -m ocr.evaluate detector --detector NAME` can compare them:
 
 - "components" (default, `ocr.detection.components`): Sauvola-binarized ink, rules taken
   out, connected components grouped into lines and words by gaps relative to the
-  characters' height; tight boxes (no padding).
+  characters' height; boxes padded by 0.15 x their height.
 - "mser" (`ocr.detection.mser`): the first detector, MSER regions grouped into words,
   boxes padded by 10% of their height.
 
