@@ -9,7 +9,7 @@ from annotations.models import Task, TaskStatus
 from audit.models import AuditEvent, Outcome
 from exports.models import Export, ExportStatus
 from ocr_bridge.models import ModelVersion
-from quality.models import AnnotatorStats, QueueSnapshot
+from quality.models import AnnotatorStats, DetectorFeedback, QueueSnapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,6 +30,8 @@ def test_the_demo_reaches_every_roles_work_and_prints_every_account():
     assert len(stats) >= 2
     assert all(row.median_ms and row.median_ms > 1000 for row in stats)
     assert QueueSnapshot.objects.exists()
+    # the detector feedback page has crops the annotators agreed are bad
+    assert DetectorFeedback.objects.count() >= 2
     # the ML engineer has an export and a model history with a better and a worse child
     assert Export.objects.filter(status=ExportStatus.DONE).exists()
     names = set(ModelVersion.objects.values_list("name", flat=True))
