@@ -43,13 +43,7 @@ export function createView({ threshold }) {
     saveStatus: $("save-status"),
   };
   let item = null;
-  const viewer = createCropViewer({
-    stage: el.stage,
-    crop: el.crop,
-    context: $("context"),
-    contextImage: $("context-image"),
-    contextUrl: (cropId) => `/api/v1/crops/${cropId}/context`,
-  });
+  const viewer = createCropViewer({ stage: el.stage, crop: el.crop });
 
   function renderPrefill(text, confidences, wordConfidence) {
     const chars = Array.from(text);

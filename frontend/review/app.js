@@ -30,13 +30,7 @@ const el = {
   announcer: $("announcer"),
 };
 
-const viewer = createCropViewer({
-  stage: el.stage,
-  crop: el.crop,
-  context: $("context"),
-  contextImage: $("context-image"),
-  contextUrl: (cropId) => `/api/v1/crops/${cropId}/context`,
-});
+const viewer = createCropViewer({ stage: el.stage, crop: el.crop });
 window.addEventListener("resize", () => viewer.layout());
 
 let item = null;

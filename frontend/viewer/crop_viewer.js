@@ -44,7 +44,14 @@ export function runViewerAction(viewer, action) {
   return moves[action] ? moves[action]() : undefined;
 }
 
-export function createCropViewer({ stage, crop, context, contextImage, contextUrl }) {
+// The pages' own elements by default: #stage, #crop, #context, #context-image.
+export function createCropViewer({
+  stage = document.getElementById("stage"),
+  crop = document.getElementById("crop"),
+  context = document.getElementById("context"),
+  contextImage = document.getElementById("context-image"),
+  contextUrl = (cropId) => `/api/v1/crops/${cropId}/context`,
+} = {}) {
   let item = null; // {objectUrl, width, height, cropId}
   let zoom = 0; // kept across crops: a person who likes it bigger keeps it bigger
   let turn = 0; // quarter turns, reset for each crop

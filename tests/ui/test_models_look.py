@@ -6,14 +6,13 @@ import pytest
 from annotations import roles
 from ocr_bridge import learning, weights
 from ocr_bridge.models import ModelStatus, ModelVersion
-from tests.ocr_bridge.conftest import person, signed_in
+from tests.ocr_bridge.conftest import (
+    _fast_password_hashing,  # noqa: F401  an autouse fixture
+    person,
+    signed_in,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
