@@ -71,6 +71,37 @@ def find_colon(gray: np.ndarray, left: WordBox, right: WordBox) -> WordBox | Non
     return WordBox(left.right + int(x0), top + int(y0), int(x1 - x0), int(y1 - y0))
 
 
+def gap_components(gray: np.ndarray, left: WordBox, right: WordBox) -> tuple[list, int, int]:
+    """The ink components (cv2 stats rows) in the gap between two words of a line, with
+    the top and bottom of the rows looked at; no components when there is no gap or no
+    contrast."""
+    top, bottom = min(left.y, right.y), max(left.bottom, right.bottom)
+    if right.x - left.right < MIN_GAP:
+        return [], top, bottom
+    pair = gray[top:bottom, left.x : right.right]
+    if pair.size == 0 or int(pair.max()) - int(pair.min()) < 48:
+        return [], top, bottom
+    threshold, _ = cv2.threshold(pair, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    ink = (gray[top:bottom, left.right : right.x] < threshold).astype(np.uint8)
+    if np.median(pair) < threshold:  # light print on a dark ground
+        ink = 1 - ink
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    return list(stats[1:]), top, bottom
+
+
+def dot_between(gray: np.ndarray, left: WordBox, right: WordBox) -> bool:
+    """Whether the gap between two words holds one small mark low on the line and nothing
+    else: the point or comma of a number the detector cut there ("3" . "98")."""
+    components, top, _bottom = gap_components(gray, left, right)
+    height = float(np.median([left.height, right.height]))
+    if len(components) != 1:
+        return False
+    _x, y, width, dot_height, area = (int(v) for v in components[0][:5])
+    if area < 2 or width > MAX_DOT * height or dot_height > 0.45 * height:
+        return False
+    return top + y >= min(left.y, right.y) + 0.5 * height
+
+
 def colons(
     gray: np.ndarray, boxes: Sequence[WordBox], lines: Sequence[Sequence[int]]
 ) -> list[WordBox]:

@@ -6,10 +6,11 @@ its capital ("B" + "read"), two words in one box ("THANKYOU"), a box that clips 
 its word. So for each such word the stage builds other crops of the same ink:
 
 - **combine**: the word with its left or right neighbour on the same line, when the gap
-  between them is at most `combine_gap` × their height; a pair closer than
-  `combine_close_gap` × height is tried even when both are confident (a detector that
-  cuts a word at a narrow gap cuts it into two plausible pieces); the combined reading
-  must be one token (`joined_reading`);
+  between them is at most `combine_gap` × their height, or at most `combine_dot_gap` ×
+  their height with nothing in it but one small mark low on the line (a price's point);
+  a pair closer than `combine_close_gap` × height is tried even when both are confident
+  (a detector that cuts a word at a narrow gap cuts it into two plausible pieces); the
+  combined reading must be one token (`joined_reading`);
 - **split**: the box cut in two at each of its `split_tries` widest internal ink gaps
   (the columns with no ink), and into 3 … `split_max_parts` pieces at the widest, when
   it is at least `split_min_aspect` times as wide as high;
@@ -35,6 +36,7 @@ import cv2
 import numpy as np
 
 from ocr.detector import WordBox
+from ocr.page.marks import dot_between
 from ocr.page.types import ReaderConfig
 
 
@@ -174,7 +176,9 @@ def _candidates(gray, first, middle, config, crop) -> list[_Candidate]:
     if config.combine:
         for i, j in _neighbour_pairs(first):
             gap = same_line_gap(first[i].box, first[j].box)
-            if gap is None or gap > config.combine_gap:
+            if gap is None or gap > config.combine_dot_gap:
+                continue
+            if gap > config.combine_gap and not dot_between(gray, first[i].box, first[j].box):
                 continue
             if i not in middle and j not in middle and gap > config.combine_close_gap:
                 continue

@@ -29,9 +29,10 @@ from ocr.page.types import ReaderConfig
 def grid() -> list[ReaderConfig]:
     """The first reading alone; combination (the transformation that paid most) at two
     reject bands; with splits (any of the widest gaps at two margins; only gaps of 0.3 x
-    height or wider); with re-reads. Every comparison of the ADR, in one process."""
+    height or wider); with re-reads; with colons; the combination's gap. Every comparison
+    of the ADR, in one process."""
     base = ReaderConfig(orientation=False, colons=False)
-    combine = replace(base, accept=0.95, reject=0.3, split=False, reread=False)
+    combine = replace(base, accept=0.95, reject=0.3, split=False, reread=False, combine_gap=1.0)
     return [
         replace(base, combine=False, split=False, reread=False, reject=0.0),
         replace(combine, reject=0.2),
@@ -41,6 +42,11 @@ def grid() -> list[ReaderConfig]:
         replace(combine, split=True, split_min_gap=0.3, split_margin=0.0),
         replace(combine, reread=True),
         replace(combine, split=True, split_min_gap=0.3, split_margin=0.0, colons=True),
+        *(
+            replace(base, combine_gap=gap, combine_dot_gap=max(gap, 1.0), colons=True)
+            for gap in (1.0, 0.6, 0.4)
+        ),
+        replace(base, colons=True),  # the defaults: 0.4, or 1.0 with a point in the gap
     ]
 
 

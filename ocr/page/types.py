@@ -41,7 +41,9 @@ class ReaderConfig:
     # Combine a word with its left or right neighbour on the same line when the gap
     # between them is at most `combine_gap` × the taller one's height.
     combine: bool = True
-    combine_gap: float = 1.0
+    combine_gap: float = 0.4
+    # ... or at most `combine_dot_gap` × height with only a point or comma in the gap.
+    combine_dot_gap: float = 1.0
     # Pairs closer than `combine_close_gap` × height are tried even when both are
     # confident (a detector that cuts a word at a narrow gap, "80" + "91" for "80.91",
     # cuts it into two plausible pieces).
