@@ -20,6 +20,7 @@ import audit
 from annotations import blobs, selectors
 from annotations.api.permissions import IsPerson
 from annotations.models import WordCrop
+from audit.models import Outcome
 
 # Around the line: this many word heights above and below, and at most this many
 # pixels of width (centred on the word) so that a wide page stays legible in the viewer.
@@ -86,11 +87,20 @@ def _upright_page(png: bytes, rotation: int | None) -> Image.Image:
 def crop_context_read(*, user, crop_id: int) -> bytes | None:
     """The line context of a crop as PNG, or None when the caller may not see the crop.
 
-    Checks access as the crop image does; records ``annotations.crop_context_view`` only
-    once the band is cut (a read that fails records nothing).
+    Checks access as the crop image does; a refused read (a crop outside the caller's
+    reach, or no such crop) is recorded as ``annotations.crop_context_denied``, as the
+    crop image's refusal is. Records ``annotations.crop_context_view`` only once the band
+    is cut (a read that fails otherwise records nothing).
     """
     viewable = selectors.crop_get_for_viewer(user=user, crop_id=crop_id)
     if viewable is None:
+        audit.record(
+            actor=user,
+            action="annotations.crop_context_denied",
+            target_type="annotations.wordcrop",
+            target_id=crop_id,
+            outcome=Outcome.DENIED,
+        )
         return None
     crop = WordCrop.objects.select_related("donation").filter(pk=viewable.pk).first()
     if crop is None or crop.donation.wrapped_key is None:

@@ -9,6 +9,7 @@ ACTIONS: dict[str, str] = {
     "annotations.crop_image_view": "viewed the image of word crop {target_id}",
     "annotations.crop_context_view": "viewed the line around word crop {target_id}",
     "annotations.crop_image_denied": "was refused the image of word crop {target_id}",
+    "annotations.crop_context_denied": "was refused the line around word crop {target_id}",
     "annotations.crop_image_damaged": (
         "could not read the image of word crop {target_id}: its stored blob is damaged"
     ),

@@ -20,6 +20,11 @@ def detail_route_names() -> set[str]:
     for pattern in get_resolver("annotations.api.urls").url_patterns:
         if "<" in str(pattern.pattern):
             names.add(pattern.name)
+    # Crop routes declared at the root (dropturk/urls.py) rather than in annotations.api.
+    for pattern in get_resolver().url_patterns:
+        route = str(pattern.pattern)
+        if route.startswith("api/v1/crops/") and "<" in route:
+            names.add(pattern.name)
     return names
 
 
@@ -58,6 +63,7 @@ def test_every_detail_route_has_a_case():
         "task-renew",
         "label-revise",
         "crop-image",
+        "crop-context",
     }
 
 

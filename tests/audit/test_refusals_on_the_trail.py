@@ -1,5 +1,5 @@
-"""Refusals are on the trail: a refused upload, a denied crop read, and a flood of fake
-service tokens from one address counted in one event per minute."""
+"""Refusals are on the trail: a refused upload, a denied crop (or line context) read, and
+a flood of fake service tokens from one address counted in one event per minute."""
 
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -32,6 +32,21 @@ def test_a_denied_crop_read_is_on_the_trail(annotator_client, annotator, service
     assert event.outcome == Outcome.DENIED
     assert event.target_id == str(crop.pk)
     assert event.actor_id == str(annotator.pk)
+
+
+def test_a_denied_line_context_read_is_on_the_trail(annotator_client, annotator, service_token):
+    # Given a crop nobody leased to this annotator
+    donation = factories.make_ready_donation(source=service_token, confidences=[0.5])
+    crop = donation.crops.get()
+
+    response = annotator_client.get(f"/api/v1/crops/{crop.pk}/context")
+
+    assert response.status_code == 404
+    event = AuditEvent.objects.get(action="annotations.crop_context_denied")
+    assert event.outcome == Outcome.DENIED
+    assert event.target_id == str(crop.pk)
+    assert event.actor_id == str(annotator.pk)
+    assert not AuditEvent.objects.filter(action="annotations.crop_context_view").exists()
 
 
 def test_fake_tokens_from_one_address_are_one_event_a_minute(client, db):
