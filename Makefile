@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install system-deps services run migrate seed worker test bench bench-quick bench-cost bench-pipeline bench-export bench-audit train train-orientation lexicon bench-ocr bench-loop contact-sheet screens lint format clean
+.PHONY: bench-pages bench-detector calibrate help install system-deps services run migrate seed worker test bench bench-quick bench-cost bench-pipeline bench-export bench-audit train train-orientation lexicon bench-ocr bench-loop contact-sheet screens lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -89,6 +89,20 @@ bench-ocr: install ## Our CRNN vs Tesseract vs RapidOCR on real receipt and form
 	  $(BIN)/python -m pip uninstall --quiet -y opencv-python; \
 	  $(BIN)/python -m pip install --quiet --force-reinstall --no-deps 'opencv-python-headless>=4.10,<5'; fi
 	$(BIN)/python -m benchmarks.ocr_engines --limit $${BENCH_OCR_LIMIT:-1000}
+
+# The development sample (real receipts and forms); OCR figures are read on its reporting half.
+SHARED_DATA ?= ../shared/data
+
+bench-pages: install ## Whole receipts read end to end: ours vs Tesseract's full-page OCR, F1 and s/page on the reporting half (needs ../shared/data)
+	$(BIN)/python -m ocr.evaluate pages --data $(SHARED_DATA)/sroie-receipts --half reporting --engine crnn,tesseract
+
+bench-detector: install ## Word boxes: the detector on the forms' and receipts' reporting halves, beside the old MSER one (needs ../shared/data)
+	$(BIN)/python -m ocr.evaluate detector --data $(SHARED_DATA)/funsd-forms --half reporting
+	$(BIN)/python -m ocr.evaluate detector --data $(SHARED_DATA)/funsd-forms --half reporting --detector mser
+	$(BIN)/python -m ocr.evaluate detector --data $(SHARED_DATA)/sroie-receipts --half reporting
+
+calibrate: install ## Refit the page reader's confidence tables on the tuning half (after a detector or recognizer change), print the reporting half's reliability table
+	$(BIN)/python -m ocr.page.calibrate --data $(SHARED_DATA)/sroie-receipts
 
 bench-loop: install services ## The learning loop on the SROIE receipts: label with simulated annotators, retrain, learning curve (docs/learning-curve.png)
 	$(BIN)/python -m benchmarks.learning_loop $${BENCH_LOOP_ARGS:-}
