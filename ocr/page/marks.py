@@ -7,8 +7,7 @@ of a line, the gap's ink (Otsu's threshold of the pair's own pixels) is split in
 connected components; exactly two small ones, one above the other, one in the upper and
 one in the lower half of the line's letters, are a colon, kept as a word ":" (decision
 "accepted", made from no detected box: `source_boxes` 0) with the confidence
-`COLON_CONFIDENCE` (its precision on the tuning half). On 10 tuning-half receipts: 43
-colons found, all right; page F1 0.702 -> 0.729.
+`COLON_CONFIDENCE` (its precision on the tuning half). What it gains: ADR 0011.
 """
 
 from __future__ import annotations

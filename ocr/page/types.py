@@ -24,10 +24,9 @@ DECISIONS = ("accepted", "reread", "combined", "split", "rejected")
 class ReaderConfig:
     """Bands and transformations of `read_page`, chosen on the tuning half of the
     development receipts by `python -m ocr.page.tune` (docs/adr/0011-page-reader.md):
-    combination pays (page F1 0.599 -> 0.678 on 16 tuning pages); splits at any of the
-    widest gaps cost 0.001-0.004, at gaps of 0.3 x height or wider they gain 0.002;
-    re-reads gained 0.001 for a fifth more time, so they are off by default (there for
-    other documents). A reading with a space in it is always cut into its words.
+    combination pays most; splits are taken only at word-wide gaps; re-reads did not pay
+    for their time, so they are off by default (there for other documents). The figures
+    behind each choice are in the ADR. A reading with a space in it is always cut into its words.
 
     Confidences compared with the bands are calibrated (`ocr.page.calibration`): a word
     at 0.9 is right about nine times in ten on detected receipt words.

@@ -18,9 +18,9 @@ words and the system word list), shipped as `lexicon.txt.gz` so that reading nev
 on what the machine has installed; `python -m ocr.recognition.lexicon` (`make lexicon`)
 writes the file again, byte for byte the same from the same word list.
 
-On every development word (`python -m ocr.evaluate --crops DIR [--no-lexicon]`, README):
-form words 75.9% → 81.3%, receipt words 80.5% → 82.0% with the shipped weights; the
-ratio and the beam were chosen on even-numbered crops and held on odd-numbered ones.
+What it gains is measured with `python -m ocr.evaluate --crops DIR [--no-lexicon]`
+(figures in docs/benchmarks.md); the ratio and the beam were chosen on even-numbered
+crops and held on odd-numbered ones.
 """
 
 from __future__ import annotations

@@ -41,10 +41,10 @@ _INK_LEVELS = np.array([0.02, 0.5, 0.98])
 def cut_to_ink(gray: np.ndarray) -> np.ndarray:
     """The crop cut down to its ink (Otsu's threshold), with a thin margin.
 
-    How loosely a box was cut then matters little: the word detector pads its boxes by a
-    tenth of their height, which cost the recognizer 5 points of accuracy on real receipt
-    words and 10 on form words; cut to the ink, such crops read as well as tight ones,
-    and tight form words read better too (FUNSD: 70.1% → 74.4%). Real crops are always
+    How loosely a box was cut then matters little: the word detector pads its boxes,
+    which cost the recognizer accuracy on real words read uncut; cut to the ink, such
+    crops read as well as tight ones, and tight form words read better too
+    (docs/benchmarks.md has the figures). Real crops are always
     cut (reading, fine-tuning); synthetic training words only when a run asks
     (`SyntheticWords(cut=True)`): the shipped weights learnt them uncut, tight and loose.
 

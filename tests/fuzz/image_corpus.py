@@ -125,7 +125,7 @@ def _bad_tiff_tags() -> list[bytes]:
         info[tag] = value
         try:
             files.append(_encode(_page(mode="L"), "TIFF", tiffinfo=info))
-        except Exception:  # Pillow refuses to write some lies; those are left out
+        except Exception:  # noqa: S112 - Pillow refuses to write some lies; those are left out
             continue
     return files
 
