@@ -23,7 +23,6 @@ no EXIF) and reports each angle's F1.
 
 from __future__ import annotations
 
-import csv
 import json
 import statistics
 import sys
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ocr.detection.measure import load_sroie_segments
 from ocr.detector import WordBox
 from ocr.devsplit import development_half
 
@@ -138,22 +138,9 @@ class Segment:
 
 
 def load_segments(csv_path: Path) -> list[Segment]:
-    """An SROIE `.box.csv`: each row's quadrilateral as its bounding rectangle, and text."""
-    segments: list[Segment] = []
-    with csv_path.open(encoding="utf-8", errors="replace", newline="") as file:
-        for row in csv.reader(file):
-            if len(row) < 9:
-                continue
-            try:
-                coords = [int(float(v)) for v in row[:8]]
-            except ValueError:
-                continue
-            text = ",".join(row[8:]).strip()
-            xs, ys = coords[0::2], coords[1::2]
-            x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
-            if text and x1 > x0 and y1 > y0:
-                segments.append(Segment(text, WordBox(x0, y0, x1 - x0, y1 - y0)))
-    return segments
+    """An SROIE `.box.csv`: each row's quadrilateral as its bounding rectangle, and text
+    (read as the detector's measure reads it)."""
+    return [Segment(s.text, s.box) for s in load_sroie_segments(csv_path)]
 
 
 def word_boxes(segment: Segment, gray: np.ndarray | None = None) -> list[WordBox]:
