@@ -407,6 +407,8 @@ SPECTACULAR_SETTINGS = {
     "PATH_CONVERTER_OVERRIDES": {
         "rowid": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}
     },
+    # An annotator's bad mark and a reviewer's bad-crop reason are one choice set: one name.
+    "ENUM_NAME_OVERRIDES": {"BadCropReasonEnum": "quality.models.BadCropReason"},
 }
 
 # --- Sign-in (django-allauth).

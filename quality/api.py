@@ -1,6 +1,6 @@
 """The review queue's REST API (reviewers only; anyone else gets 404)."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
@@ -66,6 +66,7 @@ class ReviewNextApi(APIView):
 class ReviewDecideApi(APIView):
     permission_classes = [IsReviewer]
 
+    @extend_schema_serializer(component_name="ReviewDecision")
     class InputSerializer(serializers.Serializer):
         decision = serializers.ChoiceField(choices=["accept", "fix", "bad"])
         label_id = serializers.IntegerField(required=False)
@@ -95,6 +96,7 @@ class ReviewDecideApi(APIView):
                 raise serializers.ValidationError({"gold": "A bad crop cannot be a gold item."})
             return attrs
 
+    @extend_schema_serializer(component_name="ReviewOutcome")
     class OutputSerializer(serializers.Serializer):
         crop_id = serializers.IntegerField()
         state = serializers.CharField()

@@ -4,7 +4,7 @@ import json
 
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -48,10 +48,12 @@ class DonationCreateApi(APIView):
     permission_classes = [IsDonationService]
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema_serializer(component_name="DonationUpload")
     class InputSerializer(serializers.Serializer):
         image = serializers.FileField(allow_empty_file=True)
         kind = serializers.ChoiceField(choices=DocumentKind.choices)
 
+    @extend_schema_serializer(component_name="DonationCreated")
     class OutputSerializer(serializers.Serializer):
         id = serializers.UUIDField()
         kind = serializers.CharField()
@@ -103,6 +105,7 @@ class DonationCreateApi(APIView):
 
 
 class DonationDetailApi(APIView):
+    @extend_schema_serializer(component_name="DonationDetail")
     class OutputSerializer(serializers.Serializer):
         id = serializers.UUIDField()
         kind = serializers.CharField()
@@ -202,6 +205,7 @@ class LoopApiView(APIView):
 class TaskNextApi(LoopApiView):
     permission_classes = [IsAnnotator]
 
+    @extend_schema_serializer(component_name="TaskLeases")
     class OutputSerializer(serializers.Serializer):
         tasks = TaskSerializer(many=True)
 
@@ -325,6 +329,7 @@ class TaskSkipApi(APIView):
 class TaskRenewApi(APIView):
     permission_classes = [IsAnnotator]
 
+    @extend_schema_serializer(component_name="LeaseRenewal")
     class OutputSerializer(serializers.Serializer):
         lease_expires_at = serializers.DateTimeField()
 
@@ -341,6 +346,7 @@ class TaskRenewApi(APIView):
 class LabelMineApi(APIView):
     permission_classes = [IsAnnotator]
 
+    @extend_schema_serializer(component_name="MyLabels")
     class OutputSerializer(serializers.Serializer):
         labels = LabelOutputSerializer(many=True)
 
