@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "ocr_bridge",
     "exports",
     "quality",
+    "dropturk",  # the project's own commands (seed_demo wires every app)
 ]
 
 MIDDLEWARE = [

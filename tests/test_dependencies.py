@@ -39,10 +39,6 @@ NARROW = {("annotations", "quality"): ("quality.services", "quality.selectors")}
 # (module, imported package): why this import stands outside the graph.
 EXCEPTIONS = {
     ("audit/views.py", "accounts"): "the admin's pages: admin check and re-authentication",
-    ("annotations/management/commands/seed_demo.py", "exports"): "demo filler (to dropturk/)",
-    ("annotations/management/commands/seed_demo.py", "ocr_bridge"): "demo filler (to dropturk/)",
-    ("annotations/management/commands/seed_demo.py", "ocr"): "demo filler (to dropturk/)",
-    ("annotations/management/commands/seed_demo.py", "quality"): "demo filler (to dropturk/)",
 }
 
 

@@ -5,9 +5,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from annotations.management.commands import seed_demo
 from annotations.models import Donation, ServiceToken
 from annotations.services import hash_token
+from dropturk.management.commands import seed_demo
 from tests import factories
 
 
