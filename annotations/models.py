@@ -90,11 +90,16 @@ class WordCrop(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     image_name = models.CharField(max_length=255, editable=False)
-    decision = models.CharField(max_length=12, choices=CropDecision.choices, blank=True)
-    source_boxes = models.PositiveSmallIntegerField(
-        default=1, help_text="Detected boxes the word was made from"
+    # The reader's columns have database defaults equal to the Python ones, so a row
+    # written without them (an older worker mid-deploy, raw SQL) is still accepted; a
+    # blank decision is a crop cut before the page reader, as rows from before 0009 are.
+    decision = models.CharField(
+        max_length=12, choices=CropDecision.choices, blank=True, default="", db_default=""
     )
-    detector_version = models.CharField(max_length=64, blank=True)
+    source_boxes = models.PositiveSmallIntegerField(
+        default=1, db_default=1, help_text="Detected boxes the word was made from"
+    )
+    detector_version = models.CharField(max_length=64, blank=True, default="", db_default="")
     prefill_text = models.CharField(max_length=200, blank=True)
     prefill_confidence = models.FloatField(null=True, blank=True)
     prefill_char_confidences = models.JSONField(default=list, blank=True)
