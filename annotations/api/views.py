@@ -34,6 +34,13 @@ DAMAGED_BLOB_ERRORS = (DecryptionError, FileNotFoundError)
 class CropSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     index = serializers.IntegerField()
+    line = serializers.IntegerField(
+        allow_null=True, help_text="Line within the page, 0-based (null: cut before lines)"
+    )
+    decision = serializers.CharField(
+        help_text="How the page reader made the word: accepted, reread, combined or split "
+        "(blank: cut before the page reader)"
+    )
     box = serializers.SerializerMethodField()
     prefill_text = serializers.CharField()
     prefill_confidence = serializers.FloatField(allow_null=True)
@@ -114,6 +121,13 @@ class DonationDetailApi(APIView):
         width = serializers.IntegerField()
         height = serializers.IntegerField()
         created_at = serializers.DateTimeField()
+        words_rejected = serializers.IntegerField(
+            allow_null=True,
+            help_text="Regions the page reader rejected as noise (null: not read by it)",
+        )
+        words_over_cap = serializers.IntegerField(
+            help_text="Words that made no crop (a page makes at most OCR_MAX_CROPS_PER_PAGE)"
+        )
         crops = serializers.SerializerMethodField()
 
         def get_crops(self, donation) -> list[dict]:

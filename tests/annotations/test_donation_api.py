@@ -230,6 +230,37 @@ def test_detail_shows_status_and_crops_to_its_sender_only(
     assert client.get(url).status_code == 200
 
 
+def test_detail_shows_how_the_page_reader_made_each_crop(service_client, service_token):
+    from annotations.models import WordCrop
+    from tests.factories import make_ready_donation
+
+    donation = make_ready_donation(source=service_token, confidences=[0.9, 0.4])
+    first, second = donation.crops.order_by("index")
+    WordCrop.objects.filter(pk=first.pk).update(line=0, decision="accepted")
+    WordCrop.objects.filter(pk=second.pk).update(line=1, decision="combined", source_boxes=2)
+    Donation.objects.filter(pk=donation.pk).update(words_rejected=3, words_over_cap=2)
+
+    body = service_client.get(f"{URL}{donation.pk}/").json()
+
+    assert (body["words_rejected"], body["words_over_cap"]) == (3, 2)
+    assert [(crop["id"], crop["line"], crop["decision"]) for crop in body["crops"]] == [
+        (first.pk, 0, "accepted"),
+        (second.pk, 1, "combined"),
+    ]
+
+
+def test_detail_of_a_crop_cut_before_the_page_reader(service_client, service_token):
+    from tests.factories import make_ready_donation
+
+    donation = make_ready_donation(source=service_token, confidences=[0.9])
+
+    body = service_client.get(f"{URL}{donation.pk}/").json()
+
+    # Not read by the page reader: no count of rejected regions, no line, no decision.
+    assert (body["words_rejected"], body["words_over_cap"]) == (None, 0)
+    assert [(crop["line"], crop["decision"]) for crop in body["crops"]] == [(None, "")]
+
+
 def test_large_uploads_are_never_spooled_to_a_temporary_file(service_client, monkeypatch):
     from django.core.files import uploadedfile
 
