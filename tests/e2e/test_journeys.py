@@ -148,9 +148,11 @@ def test_an_ml_engineer_exports_retrains_and_promotes_past_a_regression_warning(
     export = Export.objects.get(requester=ml)
     export_build(export_id=export.pk)
     page.goto("/exports/")
-    page.get_by_role("link", name="Download").click()
+    page.get_by_role("link", name="Confirm it is you to download").click()
+    reauthenticate(page)
+    expect(page).to_have_url(re.compile(r"/exports/$"))
     with page.expect_download() as download:
-        reauthenticate(page)
+        page.get_by_role("link", name="Download").click()
     assert download.value.suggested_filename
 
     # Retrain a few steps (the worker's part runs here)

@@ -42,11 +42,31 @@ def test_the_page_refuses_bad_input_and_records_nothing(ml_engineer):
     assert not Export.objects.exists()
 
 
+def test_download_asks_for_re_authentication_on_the_page(labeled, ml_engineer):
+    export = built(ml_engineer)
+    client = signed_in(ml_engineer, recently_confirmed=False)
+
+    html = client.get("/exports/").content.decode()
+
+    # Not a Download link that would navigate away to a password form: the page asks first.
+    assert f"/exports/{export.pk}/download" not in html
+    assert 'class="confirm-to-download"' in html
+    assert 'href="/accounts/reauthenticate/?next=/exports/"' in html
+    assert "Confirm it is you" in html
+
+    confirmed = client.post("/accounts/reauthenticate/?next=/exports/", {"password": PASSWORD})
+    assert confirmed.status_code == 302
+    assert confirmed["Location"] == "/exports/"
+    html = client.get("/exports/").content.decode()
+    assert f'href="/exports/{export.pk}/download"' in html
+    assert "confirm-to-download" not in html
+
+
 def test_download_from_the_page_asks_for_the_password_then_streams(labeled, ml_engineer):
     export = built(ml_engineer)
     client = signed_in(ml_engineer, recently_confirmed=False)
-    assert b"Download" in client.get("/exports/").content
 
+    # The download URL itself still insists, whatever the page showed.
     asked = client.get(f"/exports/{export.pk}/download")
     assert asked.status_code == 302
     assert asked["Location"].startswith("/accounts/reauthenticate/")
