@@ -16,6 +16,11 @@ class KeyDestroyed(Exception):
     """The donation's data key is gone (withdrawn): its images can no longer be read."""
 
 
+# A blob that fails its authentication tag, or is gone from storage: a damaged donation
+# or crop, not an outage (a storage outage raises something else, and is retried).
+DAMAGED_BLOB_ERRORS = (crypto.DecryptionError, FileNotFoundError)
+
+
 def _storage():
     return storages["donations"]
 

@@ -11,9 +11,11 @@ import io
 from dataclasses import dataclass
 
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from PIL import Image, ImageDraw
+from rest_framework import status
 from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import audit
@@ -106,9 +108,18 @@ def crop_context_read(*, user, crop_id: int) -> bytes | None:
     if crop is None or crop.donation.wrapped_key is None:
         return None
     donation = crop.donation
-    page = _upright_page(
-        blobs.blob_get(donation=donation, name=donation.image_name), donation.rotation
-    )
+    try:
+        png = blobs.blob_get(donation=donation, name=donation.image_name)
+    except blobs.DAMAGED_BLOB_ERRORS:
+        audit.record(
+            actor=user,
+            action="annotations.crop_context_view",
+            target=crop,
+            outcome=Outcome.FAILURE,
+            data={"reason": "damaged page"},
+        )
+        raise
+    page = _upright_page(png, donation.rotation)
     band = line_band(crop=crop, page_width=page.width, page_height=page.height)
     strip = page.crop((band.left, band.top, band.right, band.bottom))
     ImageDraw.Draw(strip).rectangle(
@@ -138,11 +149,23 @@ class CropContextApi(APIView):
     permission_classes = [IsPerson]
 
     @extend_schema(
-        responses={(200, "image/png"): bytes},
+        responses={
+            (200, "image/png"): bytes,
+            422: OpenApiResponse(description="The donation's stored page is damaged or missing."),
+        },
         summary="The page's strip around a word crop's line, the word outlined (audited)",
     )
     def get(self, request, crop_id: int):
-        png = crop_context_read(user=request.user, crop_id=crop_id)
+        try:
+            png = crop_context_read(user=request.user, crop_id=crop_id)
+        except blobs.DAMAGED_BLOB_ERRORS:
+            return Response(
+                {
+                    "detail": "The stored page of this crop is damaged or missing; "
+                    "its line cannot be shown."
+                },
+                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            )
         if png is None:
             raise NotFound("No such crop, or it is not yours to see.")
         response = HttpResponse(png, content_type="image/png")

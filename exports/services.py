@@ -97,10 +97,8 @@ def _enqueue_build(export_id: object, *, countdown: int = 0) -> None:
 # --- Building ---------------------------------------------------------------------------
 
 
-# A crop whose stored blob fails its authentication tag, or is gone from storage: the
-# export leaves it out and names it in the manifest rather than failing whole. A storage
-# outage is not this: it raises something else, and the build is retried.
-DAMAGED_BLOB_ERRORS = (crypto.DecryptionError, FileNotFoundError)
+# A crop whose stored blob is damaged (blobs.DAMAGED_BLOB_ERRORS): the export leaves it
+# out and names it in the manifest rather than failing whole.
 
 
 def _samples(
@@ -115,7 +113,7 @@ def _samples(
             key = blobs.data_key_for(donation)
         try:
             png = blobs.blob_get(donation=donation, name=row.image_name, data_key=key)
-        except DAMAGED_BLOB_ERRORS as exc:
+        except blobs.DAMAGED_BLOB_ERRORS as exc:
             if skipped is None:
                 raise
             logger.warning("export: crop %s left out, its image is damaged: %r", row.crop_id, exc)

@@ -13,22 +13,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import audit
-from annotations import selectors, services
+from annotations import blobs, selectors, services
 from annotations.api.permissions import (
     CanWithdrawDonations,
     IsAnnotator,
     IsDonationService,
     IsPerson,
 )
-from annotations.crypto import DecryptionError
 from annotations.images import ImageRejected, normalize_image
 from annotations.models import BadMark, DocumentKind, Label, LabelKind, Task
 from annotations.text import reject_control_characters
 from annotations.uploads import UploadTooLarge
 from audit.models import Outcome
-
-# A crop whose stored blob fails its authentication tag, or is gone from storage.
-DAMAGED_BLOB_ERRORS = (DecryptionError, FileNotFoundError)
 
 
 class CropSerializer(serializers.Serializer):
@@ -420,7 +416,7 @@ class CropImageApi(LoopApiView):
             raise NotFound("No such crop, or it is not leased to you.")
         try:
             png = services.crop_image_read(user=request.user, crop=crop)
-        except DAMAGED_BLOB_ERRORS:
+        except blobs.DAMAGED_BLOB_ERRORS:
             audit.record(
                 actor=request.user,
                 action="annotations.crop_image_damaged",

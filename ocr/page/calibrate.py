@@ -89,8 +89,9 @@ class Sample:
 
 
 def collect(pages: Sequence[Path], predictor) -> list[Sample]:
+    from ocr.detection.boxes import to_gray
     from ocr.detector import detect_words
-    from ocr.page.reader import crop, to_gray
+    from ocr.page.reader import crop
 
     samples: list[Sample] = []
     for image_path in pages:

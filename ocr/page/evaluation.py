@@ -216,7 +216,8 @@ def make_page_reader(
         return lambda page, _segments: [w.text for w in tesseract.read(page)]
     if engine != "crnn":
         raise ValueError(f"unknown page engine {engine!r}: crnn or tesseract")
-    from ocr.page.reader import crop, read_page, to_gray
+    from ocr.detection.boxes import to_gray
+    from ocr.page.reader import crop, read_page
     from ocr.recognition.predictor import DEFAULT_WEIGHTS, Predictor
 
     predictor = Predictor(weights or DEFAULT_WEIGHTS, threads=1)

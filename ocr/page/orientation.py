@@ -29,6 +29,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from ocr.detection.boxes import to_gray
 from ocr.detector import WordBox
 
 AXIS_RATIO = 1.15  # column contrast over row contrast above which lines run down
@@ -48,12 +49,6 @@ def default_classifier():
     from ocr.orientation.predictor import OrientationClassifier
 
     return OrientationClassifier(threads=1)
-
-
-def _gray(image: np.ndarray) -> np.ndarray:
-    from ocr.page.reader import to_gray
-
-    return to_gray(image)
 
 
 def profile_contrast(gray: np.ndarray) -> tuple[float, float]:
@@ -133,7 +128,7 @@ def upright(
 ) -> tuple[np.ndarray, int, list[WordBox]]:
     """The page turned upright, the degrees it was turned clockwise to get there (0, 90,
     180, 270) and its detected words."""
-    gray = _gray(image)
+    gray = to_gray(image)
     rotation = 0
     boxes = list(detect(image))
     # The classifier on the page's own regions, or the profiles, raise the question; the
@@ -142,7 +137,7 @@ def upright(
     quarter = quarter_turned_score(gray, boxes, classifier)
     if quarter > QUARTER_CHECK or lines_run_down(gray):
         turned = turn(image, 90)
-        turned_gray = _gray(turned)
+        turned_gray = to_gray(turned)
         turned_boxes = list(detect(turned))
         if quarter_turned_score(turned_gray, turned_boxes, classifier) < quarter:
             rotation, image, gray, boxes = 90, turned, turned_gray, turned_boxes

@@ -17,10 +17,10 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-import cv2
 import numpy as np
 
 import ocr.detector as detector_module
+from ocr.detection.boxes import to_gray
 from ocr.detector import WordBox
 from ocr.page.lines import group_lines
 from ocr.page.types import PageReading, ReaderConfig, WordReading
@@ -60,18 +60,6 @@ def resolve_detector(detector: Detector | str | None) -> Detector:
             known = ", ".join(sorted(registry))
             raise ValueError(f"unknown detector {detector!r}; known: {known}") from None
     return detector
-
-
-def to_gray(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return np.ascontiguousarray(image, dtype=np.uint8)
-    if image.ndim == 3 and image.shape[2] == 1:
-        return np.ascontiguousarray(image[:, :, 0])
-    if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGBA2GRAY)
-    if image.ndim == 3 and image.shape[2] == 3:
-        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
-    raise ValueError(f"expected an HxW or HxWx3 uint8 image, got shape {image.shape}")
 
 
 @dataclass(frozen=True)

@@ -79,3 +79,23 @@ def test_an_id_past_64_bits_is_404_not_500(client, crops):
     client, _ = reviewer_client(client)
     assert client.get("/api/v1/crops/99999999999999999999/context").status_code == 404
     assert client.get(f"/api/v1/crops/{2**63}/context").status_code == 404
+
+
+def test_a_damaged_page_is_a_clean_audited_422(client, crops, blob_dir):
+    # Given a reviewer and a crop whose donation's stored page fails its GCM tag
+    client, user = reviewer_client(client)
+    crop = crops[0]
+    path = blob_dir / crop.donation.image_name
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+    # When the line context is asked for
+    response = client.get(f"/api/v1/crops/{crop.pk}/context")
+
+    # Then it is a 422 with a message, and the failed read is on the trail
+    assert response.status_code == 422
+    assert "damaged" in response.json()["detail"]
+    event = AuditEvent.objects.get(action="annotations.crop_context_view")
+    assert event.outcome == "failure"
+    assert event.target_id == str(crop.pk)
