@@ -98,4 +98,5 @@ def test_a_damaged_page_is_a_clean_audited_422(client, crops, blob_dir):
     assert "damaged" in response.json()["detail"]
     event = AuditEvent.objects.get(action="annotations.crop_context_view")
     assert event.outcome == "failure"
+    assert event.actor_id == str(user.pk)
     assert event.target_id == str(crop.pk)
