@@ -17,10 +17,9 @@ from typing import Any
 from django.db import transaction
 
 import audit
-from annotations import blobs, roles
+from accounts.models import ServiceToken, TokenScope
+from annotations import blobs, roles, selectors
 from annotations.models import Donation, DonationStatus
-
-INGEST_SCOPE = "ingest"  # a service token's scope: send donations, read what became of them
 
 
 class TextNotReady(Exception):
@@ -38,18 +37,6 @@ class TextGone(Exception):
 # --- Who may read it --------------------------------------------------------------------
 
 
-def _is_service_token(principal) -> bool:
-    return bool(getattr(principal, "is_service_token", False))
-
-
-def _token_sent_it(token, donation: Donation) -> bool:
-    return donation.source_id == token.pk
-
-
-def _token_may_ingest(token) -> bool:
-    return INGEST_SCOPE in token.scopes
-
-
 def can_read_any_page_text(user) -> bool:
     """ML engineers read whole pages (what the models learn from); reviewers see single
     crops, admins none."""
@@ -58,17 +45,15 @@ def can_read_any_page_text(user) -> bool:
 
 def donation_for_text(*, principal, donation_id) -> Donation | None:
     """The donation, if ``principal`` may read its text: the service token that sent it
-    (with the ingest scope: send donations and read what became of them), or an ML
-    engineer. None otherwise, as for a donation that does not exist."""
-    donation = Donation.objects.filter(pk=donation_id).first()
-    if donation is None:
-        return None
-    if _is_service_token(principal):
-        if _token_sent_it(principal, donation) and _token_may_ingest(principal):
-            return donation
-        return None
+    (with the ingest scope: send donations and read what became of them, as
+    ``annotations.selectors.donation_get_for`` decides which it sent), or an ML engineer.
+    None otherwise, as for a donation that does not exist."""
+    if isinstance(principal, ServiceToken):
+        if TokenScope.INGEST not in principal.scopes:
+            return None
+        return selectors.donation_get_for(principal=principal, donation_id=donation_id)
     if can_read_any_page_text(principal):
-        return donation
+        return Donation.objects.filter(pk=donation_id).first()
     return None
 
 
