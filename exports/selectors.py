@@ -149,6 +149,14 @@ class ExportRow:
     prefill_engine_version: str
     labeled_at: str
     split: str = field(default="train")
+    # How the page reader made the crop (ADR 0009): its line on the page (None for crops
+    # cut before lines), the reader's decision, the detected boxes it came from, and the
+    # detector that found them. Trainers group a page's words into lines with ``line``
+    # and ``crop_index`` (reading order).
+    line: int | None = None
+    decision: str = ""
+    source_boxes: int = 1
+    detector_version: str = ""
 
     @property
     def flags(self) -> dict[str, bool]:
@@ -202,6 +210,10 @@ _ROW_FIELDS = {
     "donation_id": F("crop__donation_id"),
     "document_kind": F("crop__donation__kind"),
     "crop_index": F("crop__index"),
+    "line_no": F("crop__line"),
+    "decision": F("crop__decision"),
+    "source_boxes": F("crop__source_boxes"),
+    "detector_version": F("crop__detector_version"),
     "x": F("crop__x"),
     "y": F("crop__y"),
     "w": F("crop__width"),
@@ -277,6 +289,10 @@ def export_rows(*, filters: ExportFilters, chunk_size: int = 2000) -> Iterator[E
             prefill_engine_version=v["p_version"],
             labeled_at=v["created_at"].isoformat(),
             split=split_of(v["donation_id"]),
+            line=v["line_no"],
+            decision=v["decision"],
+            source_boxes=v["source_boxes"],
+            detector_version=v["detector_version"],
         )
 
 

@@ -4,7 +4,8 @@
 Layout of COCO-Text v2: ``imgs`` (id, file_name, width, height, set), ``anns`` (id,
 image_id, bbox ``[x, y, w, h]``, area, utf8_string, legibility ``legible|illegible``,
 language ``english|not english``, class ``machine printed``), ``imgToAnns``. Our extra
-keys: ``rotated`` on each annotation, ``document_kind`` on each image.
+keys: ``rotated``, ``line`` (the word's line on its page, ``null`` for crops cut before
+lines) and ``reading_order`` on each annotation, ``document_kind`` on each image.
 
 The three objects grow as JSON text in spools while the rows stream by (rows come grouped
 by document) and are joined into the one file at the end.
@@ -55,6 +56,8 @@ class CocoTextWriter(Writer):
                 "language": "not english" if row.non_english else "english",
                 "class": "machine printed",
                 "rotated": row.rotated,
+                "line": row.line,
+                "reading_order": row.crop_index,
             }
             anns.add(_entry(row.crop_id, annotation))
             words.append(row.crop_id)

@@ -27,6 +27,8 @@ class ImageFolderWriter(Writer):
                         "crop_id": row.crop_id,
                         "label_id": row.label_id,
                         "donation_id": row.donation_id,
+                        "crop_index": row.crop_index,
+                        "line": row.line,
                     }
                 ),
             )

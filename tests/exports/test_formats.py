@@ -292,3 +292,52 @@ def test_the_manifest_check_names_an_altered_file(tmp_path, ml_engineer, labeled
     labels.write_text(labels.read_text().replace("word", "wort", 1))
 
     assert verify(manifest, lambda p: (out / p).read_bytes()) == [str(labels.relative_to(out))]
+
+
+def test_a_pages_lines_travel_with_its_words(tmp_path, ml_engineer, labeled):
+    """The page reader's line, reading order and decision reach the trainer (jsonl, the
+    imagefolder metadata, COCO-Text), so a page's words can be grouped into its lines."""
+    from annotations.models import WordCrop
+
+    page = labeled[0]
+    crops = list(page.crops.order_by("index"))
+    for crop, line in zip(crops, (0, 0, 1), strict=True):
+        crop.line, crop.decision, crop.source_boxes = line, "accepted", 1
+        crop.detector_version = "detector-test"
+    crops[1].decision, crops[1].source_boxes = "combined", 2
+    WordCrop.objects.bulk_update(crops, ["line", "decision", "source_boxes", "detector_version"])
+
+    samples = [
+        json.loads(line)
+        for line in (export_into(tmp_path, "jsonl", ml_engineer) / "samples.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    lines: dict[int | None, list[int]] = {}
+    for sample in samples:
+        if sample["donation_id"] == str(page.pk):
+            lines.setdefault(sample["line"], []).append(sample["crop_index"])
+    assert lines == {0: [0, 1], 1: [2]}
+    combined = next(s for s in samples if s["crop_id"] == crops[1].pk)
+    assert combined["reading"] == {
+        "decision": "combined",
+        "source_boxes": 2,
+        "detector_version": "detector-test",
+    }
+    other = next(s for s in samples if s["donation_id"] != str(page.pk))
+    assert other["line"] is None  # cut before the page reader made lines
+
+    metadata = [
+        json.loads(line)
+        for path in (export_into(tmp_path, "imagefolder", ml_engineer)).rglob("metadata.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    assert {m["crop_id"]: m["line"] for m in metadata if m["donation_id"] == str(page.pk)} == {
+        crop.pk: line for crop, line in zip(crops, (0, 0, 1), strict=True)
+    }
+
+    coco = json.loads(
+        (export_into(tmp_path, "coco_text", ml_engineer) / "coco_text.json").read_text()
+    )
+    words = [coco["anns"][str(ann_id)] for ann_id in coco["imgToAnns"][str(page.pk)]]
+    assert [(w["line"], w["reading_order"]) for w in words] == [(0, 0), (0, 1), (1, 2)]
