@@ -14,6 +14,7 @@ from PIL import Image
 
 from ocr.orientation.data import prepare
 from ocr.orientation.model import ANGLES, OrientationConfig, OrientationNet
+from ocr.recognition.predictor import inference_model
 from ocr.recognition.preprocess import batch_tensor, to_gray
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "orientation.pt"
@@ -54,6 +55,7 @@ class OrientationClassifier:
     ) -> None:
         raw = weights if isinstance(weights, bytes) else weights.read_bytes()
         self.model = load_model(raw)
+        self._inference = inference_model(self.model)
         self.weights_sha256 = hashlib.sha256(raw).hexdigest()
         self.threads = threads
         self.batch_size = batch_size
@@ -68,7 +70,8 @@ class OrientationClassifier:
                 for start in range(0, len(prepared), self.batch_size):
                     chunk = prepared[start : start + self.batch_size]
                     images, _ = batch_tensor([pixels for pixels, _ in chunk])
-                    probs = self.model(images).softmax(-1).numpy()
+                    images = images.contiguous(memory_format=torch.channels_last)
+                    probs = self._inference(images).softmax(-1).numpy()
                     for (_, taken), row in zip(chunk, probs, strict=True):
                         results.append(_orientation(row, taken))
         finally:

@@ -161,11 +161,15 @@ def _candidates(gray, first, middle, config, crop) -> list[_Candidate]:
             ]
             # In two at each of the widest few gaps (a space between words can be
             # narrower than the gap a letter's shape leaves), in more at the widest.
+            # (In three only where there are two gaps: fewer would be the box itself
+            # again or a cut in two already tried.)
             cuts = [[gap] for gap in gaps[: config.split_tries]]
-            cuts += [gaps[: parts - 1] for parts in range(3, config.split_max_parts + 1)]
+            cuts += [
+                gaps[: parts - 1]
+                for parts in range(3, config.split_max_parts + 1)
+                if len(gaps) >= parts - 1
+            ]
             for chosen in cuts:
-                if len(chosen) > len(gaps):
-                    continue
                 pieces = split_boxes(box, chosen, len(chosen) + 1)
                 if len(pieces) == len(chosen) + 1:
                     candidates.append(
@@ -182,9 +186,19 @@ def _candidates(gray, first, middle, config, crop) -> list[_Candidate]:
                 continue
             if i not in middle and j not in middle and gap > config.combine_close_gap:
                 continue
+            if not config.combine_known_pairs and known_word(first[i]) and known_word(first[j]):
+                continue
             joined = union(first[i].box, first[j].box)
             candidates.append(_Candidate("combine", (i, j), (joined,), (crop(gray, joined),)))
     return candidates
+
+
+def known_word(reading) -> bool:
+    """Whether a first reading is a word the lexicon knows, of three letters or digits or
+    more (calibration's "known" group)."""
+    from ocr.page.calibration import group_of
+
+    return group_of(reading.text, False) == "known"
 
 
 def _neighbour_pairs(first) -> list[tuple[int, int]]:

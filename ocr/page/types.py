@@ -47,6 +47,10 @@ class ReaderConfig:
     # confident (a detector that cuts a word at a narrow gap, "80" + "91" for "80.91",
     # cuts it into two plausible pieces).
     combine_close_gap: float = 0.3
+    # Two neighbours that are both lexicon words of three letters or digits or more are
+    # tried together only when this is set: their combination is one token only with
+    # punctuation inside (`joined_reading`), which such pairs seldom hide.
+    combine_known_pairs: bool = False
     # Split a box at its widest internal ink gaps (in two at each of the `split_tries`
     # widest, in up to `split_max_parts` at the widest) when it is at least
     # `split_min_aspect` times as wide as high.
