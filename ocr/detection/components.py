@@ -86,12 +86,26 @@ class ComponentConfig:
     # A phrase's gaps are split in two by Otsu's method; when the groups' means are this
     # far apart (× character height), the wider group are word gaps (0: off).
     cluster_separation: float = 0.2
+    # ... and only when the upper group's narrowest gap is at least this many times the
+    # lower group's mean (0: off).
+    cluster_ratio: float = 2.5
     max_height_ratio: float = 2.5
     # Gaps beside a dot, comma or colon midway between glyphs are cut only when wider
     # than this (x character height; a fixed-width point's gaps reach ~0.5; 0: off).
     punctuation_gap: float = 0.45
+    # ... and beside a point or comma low on the line (0: as `punctuation_gap`).
+    point_gap: float = 0.8
+    # Fixed-width phrases: when at least `pitch_share` of a phrase's glyph centre
+    # distances are within `pitch_tolerance` of their median (the pitch), a gap is a word
+    # gap at `pitch_space` pitches, or when cut by the gap rules at `pitch_cut` (0: off).
+    pitch_share: float = 0.85
+    pitch_tolerance: float = 0.12
+    pitch_space: float = 1.7
+    pitch_cut: float = 1.2
     # The share of a dot's or comma's height that must lie within its neighbour's.
     small_overlap: float = 0.7
+    # A comma may hang below its neighbour's line by this x the neighbour's height (0: off).
+    comma_hang: float = 0.5
     # Components taller than this x the median character, with ordinary characters
     # beside their upper and lower halves, are two touching lines and are cut (0: never).
     split_tall: float = 1.6
@@ -99,6 +113,15 @@ class ComponentConfig:
     end_speck_area: int = 16
     min_word_height: int = 14
     min_word_width: int = 5
+    # Word boxes whose ink covers less than `min_word_fill` of them, or more than
+    # `max_word_fill` when taller than `block_min_height` x the median character, are
+    # not print; nor are words of at most `max_shape_parts` components taller than
+    # `max_shape_height` x the median character (0 / 1 / 0: off).
+    min_word_fill: float = 0.15
+    max_word_fill: float = 0.8
+    block_min_height: float = 0.9
+    max_shape_height: float = 2.5
+    max_shape_parts: int = 2
     # Padding on each side of a word box, as a share of its height (0: tight boxes).
     padding: float = 0.15
     dedupe_overlap: float = 0.7
@@ -117,7 +140,7 @@ def detect_words(image: np.ndarray, *, config: ComponentConfig | None = None) ->
     # A first look at a reduced page finds the print's size; the page is then read at
     # the scale that brings its median character to `char_height` px.
     work, scale = scale_down(gray, config.probe_side)
-    chars = character_boxes(work, config)
+    chars, ink = _components(work, config)
     if config.char_height > 0 and len(chars):
         target = _print_scale(chars, scale, gray.shape, config)
         # Print already near its working size is not binarized a second time.
@@ -125,13 +148,50 @@ def detect_words(image: np.ndarray, *, config: ComponentConfig | None = None) ->
             size = (max(1, round(page_width * target)), max(1, round(page_height * target)))
             interpolation = cv2.INTER_AREA if target < 1.0 else cv2.INTER_CUBIC
             work, scale = cv2.resize(gray, size, interpolation=interpolation), target
-            chars = character_boxes(work, config)
+            chars, ink = _components(work, config)
     words = group_words(chars, config)
+    words = _drop_non_text(words, chars, ink, config)
     words = dedupe(words, config.dedupe_overlap)
     boxes = to_page(words, scale, page_width, page_height, config.padding)
     ordered = reading_order(boxes)
     logger.debug("detected %d words from %d components", len(ordered), len(chars))
     return ordered
+
+
+def _drop_non_text(
+    words: np.ndarray, chars: np.ndarray, ink: np.ndarray, config: ComponentConfig
+) -> np.ndarray:
+    """The word boxes less those whose ink is not print: too little ink for their box
+    (what is left of frames and box corners, check marks, handwritten strokes), a solid
+    block (filled squares, dark cells), or one or two shapes much taller than the page's
+    characters (logos, big marks)."""
+    if len(words) == 0 or (
+        config.min_word_fill <= 0 and config.max_word_fill >= 1 and config.max_shape_height <= 0
+    ):
+        return words
+    heights = chars[:, 3]
+    ordinary = heights[heights >= config.min_char_height]
+    if len(ordinary) < 5:
+        return words
+    median = float(np.median(ordinary))
+    sums = cv2.integral(ink, sdepth=cv2.CV_32S)
+    x0, y0, x1, y1 = (words[:, k] for k in range(4))
+    area = np.maximum((x1 - x0) * (y1 - y0), 1)
+    fill = (sums[y1, x1] - sums[y0, x1] - sums[y1, x0] + sums[y0, x0]) / 255.0 / area
+    height = y1 - y0
+    drop = (fill < config.min_word_fill) | (
+        (fill > config.max_word_fill) & (height > config.block_min_height * median)
+    )
+    tall = np.flatnonzero(~drop & (height > config.max_shape_height * median))
+    if len(tall):
+        centre_x = chars[:, 0] + chars[:, 2] / 2
+        centre_y = chars[:, 1] + heights / 2
+        for k in tall.tolist():
+            inside = (
+                (centre_x >= x0[k]) & (centre_x < x1[k]) & (centre_y >= y0[k]) & (centre_y < y1[k])
+            )
+            drop[k] = int(inside.sum()) <= config.max_shape_parts
+    return words[~drop]
 
 
 def _print_scale(chars: np.ndarray, scale: float, shape: tuple[int, int], config) -> float:
@@ -232,8 +292,15 @@ def _without_rules(ink: np.ndarray, config: ComponentConfig) -> np.ndarray:
 
 def character_boxes(gray: np.ndarray, config: ComponentConfig) -> np.ndarray:
     """Candidate character rectangles (N×4 int array of x, y, w, h), both polarities."""
+    return _components(gray, config)[0]
+
+
+def _components(gray: np.ndarray, config: ComponentConfig) -> tuple[np.ndarray, np.ndarray]:
+    """`character_boxes`, and the ink they were found in (both polarities, uint8 0/255)."""
     found = []
-    for ink in ink_masks(gray, config):
+    masks = ink_masks(gray, config)
+    every = masks[0] if len(masks) == 1 else cv2.bitwise_or(masks[0], masks[1])
+    for ink in masks:
         count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
         stats = stats[1:count]
         if len(stats) == 0:
@@ -248,8 +315,8 @@ def character_boxes(gray: np.ndarray, config: ComponentConfig) -> np.ndarray:
             boxes = _split_touching_lines(boxes, labels_kept, labels, config)
         found.append(boxes)
     if not found:
-        return np.zeros((0, 4), dtype=np.int32)
-    return np.concatenate(found).astype(np.int32)
+        return np.zeros((0, 4), dtype=np.int32), every
+    return np.concatenate(found).astype(np.int32), every
 
 
 def _split_touching_lines(

@@ -86,9 +86,24 @@ def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
         is_word_gap = _word_gaps(glyph_gaps, height, config)
         punctuation_gap = getattr(config, "punctuation_gap", 0.0)
         if punctuation_gap > 0 and len(glyph_gaps) >= 2:
-            is_word_gap &= ~_inner_punctuation_gaps(
-                glyph_gaps, np.logical_and.reduceat(small[idx], starts)
-            ) | (glyph_gaps > punctuation_gap * height)
+            glyph_small = np.logical_and.reduceat(small[idx], starts)
+            limit = np.full(len(glyph_gaps), punctuation_gap * height)
+            point_gap = getattr(config, "point_gap", 0.0)
+            if point_gap > 0 and glyph_small.any():
+                # A point or comma low on the line (not a colon, whose upper dot sits at
+                # the middle) may stand a fixed-width cell away from both neighbours.
+                middle = float(np.median((y0[idx] + y1[idx])[~small[idx]])) / 2
+                low = glyph_small & (np.minimum.reduceat(y0[idx], starts) >= middle)
+                beside_low = low[:-1] | low[1:]
+                limit[beside_low] = max(point_gap, punctuation_gap) * height
+            is_word_gap &= ~_inner_punctuation_gaps(glyph_gaps, glyph_small) | (glyph_gaps > limit)
+        pitch_share = getattr(config, "pitch_share", 0.0)
+        if pitch_share > 0 and len(glyph_gaps) >= 3:
+            lefts = x0[idx[starts]]
+            rights = ends[np.concatenate((starts[1:], [len(idx)])) - 1]
+            is_word_gap = _even_pitch_word_gaps(
+                (lefts + rights) / 2.0, is_word_gap, pitch_share, config
+            )
         cuts = starts[1:][is_word_gap]
         speck_area = getattr(config, "end_speck_area", 0)
         for piece in np.split(idx, cuts):
@@ -153,6 +168,9 @@ def _inner_punctuation_gaps(gaps: np.ndarray, glyph_small: np.ndarray) -> np.nda
 
 
 _PAIRS_PER_CHUNK = 200_000
+# The least letter gap (x character height) a word space is compared with: touching or
+# kerned letters have gaps near 0, and any gap is "many times" that.
+_LEAST_LETTER_GAP = 0.05
 
 
 def _joined_pairs(
@@ -170,6 +188,7 @@ def _joined_pairs(
     # How much of a dot or comma must lie within its neighbour's height (a comma hangs
     # below the line; a speck above or below it does not belong to it).
     small_overlap = getattr(config, "small_overlap", 1.0)
+    hang = getattr(config, "comma_hang", 0.0)
     count = len(x0)
     stops = np.maximum(np.searchsorted(x0, reach, side="right"), np.arange(1, count + 1))
     lengths = stops - np.arange(1, count + 1)
@@ -197,9 +216,64 @@ def _joined_pairs(
                     | (either_small & (overlap >= small_overlap * shorter))
                 )
             )
+            if hang > 0:
+                joins |= (gap <= config.phrase_gap * taller) & _hanging(
+                    i, j, y0, y1, heights, small, hang
+                )
             pairs.extend(zip(i[joins].tolist(), j[joins].tolist(), strict=True))
         start = end
     return pairs
+
+
+def _even_pitch_word_gaps(
+    centres: np.ndarray, is_word_gap: np.ndarray, share: float, config: GroupingConfig
+) -> np.ndarray:
+    """Word gaps of a phrase whose glyphs stand at an even pitch (fixed-width type).
+
+    In fixed-width type a narrow letter ("r", "i", "1") or a point stands in the middle
+    of a cell as wide as any other, so its gaps are wide while the distance between glyph
+    centres stays one pitch; a space is a whole empty cell. When at least `share` of the
+    centre distances are within `pitch_tolerance` of their median, a gap is a word gap
+    when its centre distance is at least `pitch_space` x that median, or when the gap
+    rule cut it and its centre distance is at least `pitch_cut` x the median (a space in
+    proportional type whose letters happen to be evenly spaced)."""
+    steps = np.diff(centres)
+    median = float(np.median(steps))
+    if median <= 0:
+        return is_word_gap
+    even = np.abs(steps - median) <= config.pitch_tolerance * median
+    if even.mean() < share:
+        return is_word_gap
+    return (steps >= config.pitch_space * median) | (
+        is_word_gap & (steps >= config.pitch_cut * median)
+    )
+
+
+def _hanging(
+    i: np.ndarray,
+    j: np.ndarray,
+    y0: np.ndarray,
+    y1: np.ndarray,
+    heights: np.ndarray,
+    small: np.ndarray,
+    hang: float,
+) -> np.ndarray:
+    """Pairs of a character and a comma beside it that hangs below its line ("1,250" in
+    fixed-width type): exactly one of the two is small, the small one starts in the lower
+    half of the other and reaches at most `hang` x its height below it, and it is at least
+    a third as tall as it (a comma, not a speck)."""
+    one_small = small[i] != small[j]
+    mark = np.where(small[i], i, j)
+    char = np.where(small[i], j, i)
+    char_height = heights[char]
+    return (
+        one_small
+        & (y0[mark] >= y0[char] + 0.5 * char_height)
+        & (y0[mark] < y1[char])
+        & (y1[mark] > y1[char])
+        & (y1[mark] <= y1[char] + hang * char_height)
+        & (heights[mark] >= char_height / 3)
+    )
 
 
 def _word_gaps(gaps: np.ndarray, height: float, config: GroupingConfig) -> np.ndarray:
@@ -208,7 +282,8 @@ def _word_gaps(gaps: np.ndarray, height: float, config: GroupingConfig) -> np.nd
         return np.zeros(0, dtype=bool)
     separation = getattr(config, "cluster_separation", 0.0)
     if separation > 0 and len(gaps) >= 3:
-        cuts = _clustered_word_gaps(gaps, height, separation)
+        ratio = getattr(config, "cluster_ratio", 0.0)
+        cuts = _clustered_word_gaps(gaps, height, separation, ratio)
         if cuts is not None:
             return (gaps > config.max_gap * height) | (cuts & (gaps > config.min_gap * height))
     letter_gap = float(np.median(gaps))
@@ -219,10 +294,14 @@ def _word_gaps(gaps: np.ndarray, height: float, config: GroupingConfig) -> np.nd
     return wide | relatively_wide
 
 
-def _clustered_word_gaps(gaps: np.ndarray, height: float, separation: float) -> np.ndarray | None:
+def _clustered_word_gaps(
+    gaps: np.ndarray, height: float, separation: float, ratio: float = 0.0
+) -> np.ndarray | None:
     """The gaps above the phrase's own threshold between letter and word gaps (Otsu's
     split of its gap sizes), or None when the two groups are less than `separation` ×
-    the character height apart (a phrase of one word, or spacing too even to tell)."""
+    the character height apart, or when the upper group's narrowest gap is less than
+    `ratio` × the lower group's mean (a phrase of one word whose letters are unevenly
+    spaced, as fixed-width type around "r", "i" or "1", or spacing too even to tell)."""
     ordered = np.sort(gaps.astype(np.float64))
     count = len(ordered)
     sums = np.cumsum(ordered)
@@ -232,6 +311,9 @@ def _clustered_word_gaps(gaps: np.ndarray, height: float, separation: float) -> 
     between = low_sizes * (count - low_sizes) * (mean_high - mean_low) ** 2
     best = int(np.argmax(between))
     if mean_high[best] - mean_low[best] < separation * height:
+        return None
+    # A word space is several letter gaps wide; one wider gap between letters is not.
+    if ratio > 0 and ordered[best + 1] < ratio * max(mean_low[best], _LEAST_LETTER_GAP * height):
         return None
     threshold = (ordered[best] + ordered[best + 1]) / 2
     return gaps > threshold
