@@ -111,6 +111,9 @@ class ComponentConfig:
     split_tall: float = 1.6
     # Specks (box area below this, px) at either end of a word are left out of its box.
     end_speck_area: int = 16
+    # ... unless they stand on the line: bottom within this x the letters' height of their
+    # baseline (0: every end speck is left out).
+    speck_on_line: float = 0.15
     min_word_height: int = 14
     min_word_width: int = 5
     # Word boxes whose ink covers less than `min_word_fill` of them, or more than

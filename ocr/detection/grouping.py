@@ -110,7 +110,9 @@ def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
             if np.all(small[piece]):
                 continue  # a lone dot or comma cut off its word
             if speck_area > 0:
-                piece = _trim_end_specks(piece, x0, y0, x1, y1, small, speck_area)
+                piece = _trim_end_specks(
+                    piece, x0, y0, x1, y1, small, speck_area, getattr(config, "speck_on_line", 0.0)
+                )
             words.append(
                 (
                     int(x0[piece].min()),
@@ -136,10 +138,12 @@ def _trim_end_specks(
     y1: np.ndarray,
     small: np.ndarray,
     speck_area: int,
+    on_line: float = 0.0,
 ) -> np.ndarray:
     """The word's members less the specks (small boxes under `speck_area` px) at its
     left and right ends: kept inside a word (a decimal point), they only widen it at
-    its ends, where a full stop is big enough to stay."""
+    its ends, unless they stand on the line (bottom within `on_line` x the letters'
+    height of their baseline: a full stop or colon of thin type)."""
     tiny = small[piece] & ((x1[piece] - x0[piece]) * (y1[piece] - y0[piece]) < speck_area)
     if not tiny.any() or tiny.all():
         return piece
@@ -148,6 +152,29 @@ def _trim_end_specks(
     letters = np.flatnonzero(~tiny)
     first, last = x0[piece[letters]].min(), right[letters].max()
     keep = ~tiny | ((x1[piece] > first) & (x0[piece] < last))
+    if on_line > 0 and not keep.all():
+        # A full stop or colon in thin type is a speck too: one standing on the letters'
+        # baseline stays (with what stands above it: a colon's upper dot).
+        full = piece[~small[piece]]
+        if len(full) >= 2:
+            base = float(np.median(y1[full]))
+            height = float(np.median(y1[full] - y0[full]))
+            dots = tiny & ~keep & (np.abs(y1[piece] - base) <= on_line * height)
+            # Only the one nearest the letters on each side, close to them (not a row
+            # of leader dots).
+            after = np.flatnonzero(dots & (x0[piece] >= last))
+            before = np.flatnonzero(dots & (x1[piece] <= first))
+            nearest = []
+            if len(after):
+                k = after[np.argmin(x0[piece[after]])]
+                if x0[piece[k]] - last <= _SPECK_REACH * height:
+                    nearest.append(k)
+            if len(before):
+                k = before[np.argmax(x1[piece[before]])]
+                if first - x1[piece[k]] <= _SPECK_REACH * height:
+                    nearest.append(k)
+            for k in nearest:
+                keep |= tiny & (x0[piece] < x1[piece[k]]) & (x1[piece] > x0[piece[k]])
     return piece[keep]
 
 
@@ -168,6 +195,8 @@ def _inner_punctuation_gaps(gaps: np.ndarray, glyph_small: np.ndarray) -> np.nda
 
 
 _PAIRS_PER_CHUNK = 200_000
+# How far (x character height) from its word's letters a full stop may stand.
+_SPECK_REACH = 0.4
 # The least letter gap (x character height) a word space is compared with: touching or
 # kerned letters have gaps near 0, and any gap is "many times" that.
 _LEAST_LETTER_GAP = 0.05

@@ -61,6 +61,14 @@ def _write(
     return truth
 
 
+def _assert_one_box_per_word(page: Image.Image, truth: list[WordBox]) -> None:
+    """The detector finds every true word as one box, and nothing else."""
+    boxes = detect_words(np.asarray(page))
+    score = score_detection(boxes, truth)
+    assert score.recall == 1.0, (boxes, truth)
+    assert score.precision == 1.0, (boxes, truth)
+
+
 def test_touching_text_lines_are_not_merged():
     # Given lines set so tight that descenders touch the ascenders of the line below
     font = _font("NimbusSans-Regular", 22)
@@ -113,7 +121,6 @@ def test_prices_times_and_dates_stay_whole_in_fixed_width_type():
     # wide as a space in proportional type
     font = _font("DejaVuSansMono.ttf", 18)
     page = Image.new("L", (600, 300), 245)
-    # (A thousands comma hanging below the line is still cut off: "1,250" is two boxes.)
     tokens = ["33.70", "250.00", "12:30", "0.50"]
     truth = _write(
         page, [(40, 40 + 50 * i, ["TOTAL", token]) for i, token in enumerate(tokens)], font, 22
@@ -126,6 +133,74 @@ def test_prices_times_and_dates_stay_whole_in_fixed_width_type():
     score = score_detection(boxes, truth)
     assert score.recall == 1.0, (boxes, truth)
     assert score.precision == 1.0, (boxes, truth)
+
+
+@pytest.mark.parametrize(
+    ("font_name", "size"), [("NimbusMonoPS-Regular", 20), ("DejaVuSansMono.ttf", 14)]
+)
+def test_thousands_commas_and_points_keep_amounts_whole_in_fixed_width_type(font_name, size):
+    # Given amounts in fixed-width type whose comma hangs below the line and whose point
+    # stands a whole cell away from both digits, beside words with a narrow "r" or "i"
+    font = _font(font_name, size)
+    page = Image.new("L", (700, 400), 245)
+    tokens = ["1,250", "12,345.00", "3.98", "RM1,250.00", "1.25", "33.70"]
+    truth = _write(
+        page,
+        [(40, 40 + 50 * i, ["TOTAL", token, "Bread"]) for i, token in enumerate(tokens)],
+        font,
+        22,
+    )
+
+    # When the detector reads the page, then each amount and each word is one box
+    _assert_one_box_per_word(page, truth)
+
+
+def test_touching_words_with_narrow_spaces_are_split():
+    # Given a line set tight: spaces of a few pixels between words of ordinary type
+    font = _font("NimbusSans-Regular", 20)
+    page = Image.new("L", (900, 200), 245)
+    truth = _write(
+        page, [(40, 40, ["Fax", "to", "Field", "Payments", "at", "(502)", "588-7826"])], font, 6
+    )
+    truth += _write(page, [(40, 110, ["THANK", "YOU", "PLEASE", "COME", "AGAIN"])], font, 7)
+
+    # When the detector reads the page, then every word is its own box
+    _assert_one_box_per_word(page, truth)
+
+
+def test_check_marks_and_filled_squares_are_not_words():
+    # Given a form's words, and beside them filled squares and ticked check marks
+    font = _font("NimbusSans-Regular", 20)
+    page = Image.new("L", (900, 500), 248)
+    truth = _write(
+        page,
+        [(60, 40, ["Please", "tick", "one", "box"]), (60, 420, ["Signed", "for", "the", "firm"])],
+        font,
+        14,
+    )
+    draw = ImageDraw.Draw(page)
+    shapes = []
+    for x in (80, 180, 280):
+        draw.rectangle((x, 220, x + 22, 242), fill=15)
+        shapes.append(WordBox(x=x, y=220, width=22, height=22))
+    for x in (400, 480, 560):
+        draw.line((x, 230, x + 10, 245), fill=20, width=3)
+        draw.line((x + 10, 245, x + 32, 205), fill=20, width=3)
+        shapes.append(WordBox(x=x, y=205, width=32, height=40))
+
+    # When the detector reads the page
+    boxes = detect_words(np.asarray(page))
+
+    # Then the words are found and no box lies on a square or a mark
+    assert score_detection(boxes, truth).recall == 1.0, (boxes, truth)
+    on_shapes = [
+        box
+        for box in boxes
+        for shape in shapes
+        if min(box.right, shape.right) > max(box.x, shape.x)
+        and min(box.bottom, shape.bottom) > max(box.y, shape.y)
+    ]
+    assert on_shapes == [], on_shapes
 
 
 def test_photo_background_and_shadow_give_few_boxes():
