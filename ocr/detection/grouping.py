@@ -246,9 +246,13 @@ def _joined_pairs(
                 )
             )
             if hang > 0:
-                joins |= (gap <= config.phrase_gap * taller) & _hanging(
-                    i, j, y0, y1, heights, small, hang
+                # Only pairs of a mark and a character not joined yet can hang.
+                candidates = np.flatnonzero(
+                    ~joins & (small[i] != small[j]) & (gap <= config.phrase_gap * taller)
                 )
+                if len(candidates):
+                    hanging = _hanging(i[candidates], j[candidates], y0, y1, heights, small, hang)
+                    joins[candidates[hanging]] = True
             pairs.extend(zip(i[joins].tolist(), j[joins].tolist(), strict=True))
         start = end
     return pairs
@@ -287,17 +291,15 @@ def _hanging(
     small: np.ndarray,
     hang: float,
 ) -> np.ndarray:
-    """Pairs of a character and a comma beside it that hangs below its line ("1,250" in
-    fixed-width type): exactly one of the two is small, the small one starts in the lower
-    half of the other and reaches at most `hang` x its height below it, and it is at least
+    """Which pairs (exactly one of each pair small) are a character and a comma beside it
+    that hangs below its line ("1,250" in fixed-width type): the small one starts in the
+    lower half of the other, reaches at most `hang` x its height below it, and is at least
     a third as tall as it (a comma, not a speck)."""
-    one_small = small[i] != small[j]
     mark = np.where(small[i], i, j)
     char = np.where(small[i], j, i)
     char_height = heights[char]
     return (
-        one_small
-        & (y0[mark] >= y0[char] + 0.5 * char_height)
+        (y0[mark] >= y0[char] + 0.5 * char_height)
         & (y0[mark] < y1[char])
         & (y1[mark] > y1[char])
         & (y1[mark] <= y1[char] + hang * char_height)
