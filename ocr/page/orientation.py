@@ -5,19 +5,19 @@ Two questions, answered before reading:
 1. **Do its lines run across or down?** Words are detected on the page as it lies (the
    detection the reader uses on an upright page) and the per-crop orientation classifier
    (`ocr.orientation`) reads the biggest regions: the mean log-odds of "turned a quarter"
-   over "upright or upside down" above `QUARTER_CHECK`, or ink profiles whose columns are
-   clearly more contrasted than their rows (`AXIS_RATIO`: text lines separated by white
-   gaps make the row profile step up and down), raise the question; the page turned a
+   over "upright or upside down" above `QUARTER_CHECK`, or above `PROFILE_CHECK` with ink
+   profiles whose columns are clearly more contrasted than their rows (`AXIS_RATIO`: text
+   lines separated by white gaps make the row profile step up and down), raise the
+   question; the page turned a
    quarter is then detected too and the version whose regions the classifier finds more
-   upright is kept. (The profiles alone were wrong on 24 of 60 tuning receipts turned by
-   90 degrees: a receipt's columns of prices contrast as much as its lines; a single line
-   of text contrasts its columns too.)
+   upright is kept. (The profiles alone are no answer: a receipt's columns of prices
+   contrast as much as its lines; a single line of text contrasts its columns too.)
 2. **Which way up are its words?** The classifier reads the widest words of the page as
    it now lies (`SAMPLE` at most); its log-probabilities of "as is" and "upside down" are
    summed over them, and the page is turned half round when upside down wins.
 
-On an upright page this costs the profiles and the classifier on 48 crops (a few
-milliseconds); the detection is reused.
+On an upright page this costs the profiles and the classifier on twice `SAMPLE` crops;
+the detection is reused.
 """
 
 from __future__ import annotations
@@ -34,11 +34,15 @@ from ocr.detector import WordBox
 
 AXIS_RATIO = 1.15  # column contrast over row contrast above which lines run down
 WORK_SIDE = 800  # longest side of the page the profiles are measured on
-SAMPLE = 24  # widest detected words the classifier reads
+SAMPLE = 24  # widest detected words (biggest regions) the classifier reads
 # Mean log-odds of "turned a quarter" over the page's regions above which the page turned
 # a quarter is detected and compared. Tuning half: upright receipts -10.3 … -6.2 (8 of 60
 # above -9 pay a second detection), receipts turned 270: -8.9 … +3.
 QUARTER_CHECK = -9.0
+# The ink profiles raise the question only on a page whose regions score above this (a
+# turned page the classifier is not sure of): below it they questioned upright receipts,
+# a second detection each, for nothing (figures: docs/adr/0011-page-reader.md).
+PROFILE_CHECK = -10.0
 MIN_WORD_ASPECT = 1.5  # words narrower than this (width / height) say little of their way up
 
 Detector = Callable[[np.ndarray], list[WordBox]]
@@ -135,7 +139,7 @@ def upright(
     # page turned a quarter is then detected too, and the classifier says which of the
     # two shows words the right way across.
     quarter = quarter_turned_score(gray, boxes, classifier)
-    if quarter > QUARTER_CHECK or lines_run_down(gray):
+    if quarter > QUARTER_CHECK or (quarter > PROFILE_CHECK and lines_run_down(gray)):
         turned = turn(image, 90)
         turned_gray = to_gray(turned)
         turned_boxes = list(detect(turned))

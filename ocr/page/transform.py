@@ -186,19 +186,26 @@ def _candidates(gray, first, middle, config, crop) -> list[_Candidate]:
                 continue
             if i not in middle and j not in middle and gap > config.combine_close_gap:
                 continue
-            if not config.combine_known_pairs and known_word(first[i]) and known_word(first[j]):
+            if not worth_combining(first[i], first[j], config):
                 continue
             joined = union(first[i].box, first[j].box)
             candidates.append(_Candidate("combine", (i, j), (joined,), (crop(gray, joined),)))
     return candidates
 
 
-def known_word(reading) -> bool:
-    """Whether a first reading is a word the lexicon knows, of three letters or digits or
-    more (calibration's "known" group)."""
+def worth_combining(left, right, config: ReaderConfig) -> bool:
+    """Whether two neighbours' combination can be what wins: not when both are lexicon
+    words of three letters or digits or more (their combination is one token only with
+    punctuation inside: `joined_reading`), nor when both are that long and read at
+    `combine_whole_below` or more (the pieces of a cut word are a fragment or unsure)."""
     from ocr.page.calibration import group_of
 
-    return group_of(reading.text, False) == "known"
+    groups = group_of(left.text, False), group_of(right.text, False)
+    if "short" in groups:
+        return True
+    if groups == ("known", "known") and not config.combine_known_pairs:
+        return False
+    return min(left.confidence, right.confidence) < config.combine_whole_below
 
 
 def _neighbour_pairs(first) -> list[tuple[int, int]]:

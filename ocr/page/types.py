@@ -49,8 +49,10 @@ class ReaderConfig:
     combine_close_gap: float = 0.3
     # Two neighbours that are both lexicon words of three letters or digits or more are
     # tried together only when this is set: their combination is one token only with
-    # punctuation inside (`joined_reading`), which such pairs seldom hide.
+    # punctuation inside (`joined_reading`), which such pairs seldom hide. Two that are
+    # both that long (lexicon words or not) only when one reads below `combine_whole_below`.
     combine_known_pairs: bool = False
+    combine_whole_below: float = 0.7
     # Split a box at its widest internal ink gaps (in two at each of the `split_tries`
     # widest, in up to `split_max_parts` at the widest) when it is at least
     # `split_min_aspect` times as wide as high.

@@ -65,21 +65,28 @@ def test_a_box_with_one_wide_gap_is_split_once_and_never_read_again_whole() -> N
     assert splits[0].boxes[0].right <= splits[0].boxes[1].x
 
 
-def test_two_lexicon_words_side_by_side_are_not_tried_as_one() -> None:
+def kinds(first: list[_Read], **config) -> list[str]:
     gray = np.full((40, 200), 255, np.uint8)
-    first = [
-        reading(WordBox(10, 10, 60, 20), "TOTAL", 0.6),
-        reading(WordBox(74, 10, 60, 20), "AMOUNT", 0.6),
+    middle = {i for i, r in enumerate(first) if r.confidence < 0.95}
+    return [
+        c.kind for c in _candidates(gray, first, middle, ReaderConfig(split=False, **config), crop)
     ]
-    assert _candidates(gray, first, {0, 1}, ReaderConfig(split=False), crop) == []
-    tried = _candidates(
-        gray, first, {0, 1}, ReaderConfig(split=False, combine_known_pairs=True), crop
-    )
-    assert [c.kind for c in tried] == ["combine"]
-    first[1] = reading(WordBox(74, 10, 60, 20), "98", 0.6)  # a piece that is no word
-    assert [c.kind for c in _candidates(gray, first, {0, 1}, ReaderConfig(split=False), crop)] == [
-        "combine"
-    ]
+
+
+LEFT, RIGHT = WordBox(10, 10, 60, 20), WordBox(74, 10, 60, 20)
+
+
+def test_two_lexicon_words_side_by_side_are_not_tried_as_one() -> None:
+    pair = [reading(LEFT, "TOTAL", 0.6), reading(RIGHT, "AMOUNT", 0.6)]
+    assert kinds(pair) == []
+    assert kinds(pair, combine_known_pairs=True) == ["combine"]
+    assert kinds([reading(LEFT, "TOTAL", 0.6), reading(RIGHT, "98", 0.9)]) == ["combine"]
+
+
+def test_two_long_pieces_are_tried_as_one_only_when_one_is_unsure() -> None:
+    assert kinds([reading(LEFT, "TOTAL", 0.8), reading(RIGHT, "A4S9Z", 0.75)]) == []
+    assert kinds([reading(LEFT, "TOTAL", 0.8), reading(RIGHT, "A4S9Z", 0.5)]) == ["combine"]
+    assert kinds([reading(LEFT, "Amou", 0.9), reading(RIGHT, "nt", 0.9)]) == ["combine"]
 
 
 def test_the_orientation_classifier_answers_as_its_model() -> None:
