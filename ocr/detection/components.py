@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from ocr.detection.boxes import WordBox, dedupe, reading_order, scale_down, to_gray, to_page
-from ocr.detection.grouping import group_words
+from ocr.detection.grouping import _UnionFind, group_words
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,13 @@ class ComponentConfig:
     pitch_tolerance: float = 0.12
     pitch_space: float = 1.7
     pitch_cut: float = 1.2
+    # Two words at most `faint_point_gap` x their height apart on one line are joined
+    # when their gap holds a point fainter than ink: `faint_point_contrast` grey levels
+    # below the gap's paper in its lowest `faint_point_low` of the line, nothing above
+    # (0: off).
+    faint_point_contrast: int = 20
+    faint_point_gap: float = 1.2
+    faint_point_low: float = 0.3
     # The share of a dot's or comma's height that must lie within its neighbour's.
     small_overlap: float = 0.7
     # A comma may hang below its neighbour's line by this x the neighbour's height (0: off).
@@ -120,10 +127,10 @@ class ComponentConfig:
     # `max_word_fill` when taller than `block_min_height` x the median character, are
     # not print; nor are words of at most `max_shape_parts` components taller than
     # `max_shape_height` x the median character (0 / 1 / 0: off).
-    min_word_fill: float = 0.15
+    min_word_fill: float = 0.2
     max_word_fill: float = 0.8
     block_min_height: float = 0.9
-    max_shape_height: float = 2.5
+    max_shape_height: float = 2.0
     max_shape_parts: int = 2
     # Padding on each side of a word box, as a share of its height (0: tight boxes).
     padding: float = 0.15
@@ -153,12 +160,82 @@ def detect_words(image: np.ndarray, *, config: ComponentConfig | None = None) ->
             work, scale = cv2.resize(gray, size, interpolation=interpolation), target
             chars, ink = _components(work, config)
     words = group_words(chars, config)
+    words = _join_faint_points(words, work, config)
     words = _drop_non_text(words, chars, ink, config)
     words = dedupe(words, config.dedupe_overlap)
     boxes = to_page(words, scale, page_width, page_height, config.padding)
     ordered = reading_order(boxes)
     logger.debug("detected %d words from %d components", len(ordered), len(chars))
     return ordered
+
+
+def _join_faint_points(words: np.ndarray, gray: np.ndarray, config: ComponentConfig) -> np.ndarray:
+    """Neighbouring words of one line joined where the gap between them holds a point too
+    faint to be ink: a price whose point faded on thermal paper ("7 00" -> "7.00").
+
+    Two words of about the same height, side by side on one line at most `faint_point_gap` x
+    their height apart, are joined when, in the gap's middle, the lowest `faint_point_low`
+    of the line holds pixels `faint_point_contrast` grey levels darker than the gap's
+    paper while the rest of the gap is clean.
+    """
+    if config.faint_point_contrast <= 0 or len(words) < 2:
+        return words
+    order = np.lexsort((words[:, 0], words[:, 1]))
+    words = words[order]
+    x0, y0, x1, y1 = (words[:, k] for k in range(4))
+    height = y1 - y0
+    joined: dict[int, int] = {}
+    for a in range(len(words)):
+        # Candidates: words starting within the point gap to the right, on the same line.
+        limit = config.faint_point_gap * height[a]
+        near = np.flatnonzero(
+            (x0 > x1[a])
+            & (x0 - x1[a] <= limit)
+            & (np.minimum(y1, y1[a]) - np.maximum(y0, y0[a]) >= 0.7 * np.minimum(height, height[a]))
+            & (np.maximum(height, height[a]) <= 1.3 * np.minimum(height, height[a]))
+        )
+        if len(near) != 1:
+            continue
+        b = int(near[0])
+        left, right = int(x1[a]), int(x0[b])
+        top, bottom = int(max(y0[a], y0[b])), int(min(y1[a], y1[b]))
+        width = right - left
+        if width < 3 or bottom - top < 6:
+            continue
+        gap = gray[top:bottom, left + width // 5 : right - width // 5]
+        if gap.size == 0:
+            continue
+        paper = float(np.percentile(gap, 90))
+        dark = gap < paper - config.faint_point_contrast
+        low = round((bottom - top) * (1 - config.faint_point_low))
+        if dark[low:].sum() < 2 or dark[: low - 1].any():
+            continue
+        # A point, not a rule or underline along the line: clean columns on both sides.
+        columns = np.flatnonzero(dark[low:].any(axis=0))
+        if (
+            columns[0] > 0
+            and columns[-1] < dark.shape[1] - 1
+            and columns[-1] - columns[0] < 0.25 * (bottom - top)
+        ):
+            joined[a] = b
+    if not joined:
+        return words
+    # Chains of joins (a number with several faint points) become one box each.
+    sets = _UnionFind(len(words))
+    for a, b in joined.items():
+        sets.union(a, b)
+    merged: dict[int, np.ndarray] = {}
+    for k in range(len(words)):
+        root = sets.find(k)
+        box = merged.get(root)
+        merged[root] = (
+            words[k].copy()
+            if box is None
+            else np.concatenate(
+                (np.minimum(box[:2], words[k][:2]), np.maximum(box[2:], words[k][2:]))
+            )
+        )
+    return np.asarray(list(merged.values()), dtype=words.dtype)
 
 
 def _drop_non_text(

@@ -155,6 +155,30 @@ def test_thousands_commas_and_points_keep_amounts_whole_in_fixed_width_type(font
     _assert_one_box_per_word(page, truth)
 
 
+def test_a_faded_point_keeps_a_price_whole():
+    # Given prices in fixed-width type whose point faded to a light grey (thermal paper)
+    font = _font("DejaVuSansMono.ttf", 18)
+    page = Image.new("L", (600, 300), 246)
+    draw = ImageDraw.Draw(page)
+    truth = []
+    for i, amount in enumerate(["7.00", "136.00", "12.50", "0.40"]):
+        x, y = 300, 40 + 60 * i
+        whole, cents = amount.split(".")
+        draw.text((40, y), "TOTAL", font=font, fill=30)
+        draw.text((x, y), whole, font=font, fill=30)
+        point = x + draw.textlength(whole, font=font)
+        draw.text((point, y), ".", font=font, fill=215)
+        draw.text((point + draw.textlength(".", font=font), y), cents, font=font, fill=30)
+        left, top, right, bottom = draw.textbbox((x, y), amount, font=font)
+        truth.append(WordBox(x=left, y=top, width=right - left, height=bottom - top))
+
+    # When the detector reads the page
+    boxes = detect_words(np.asarray(page))
+
+    # Then each price is one box
+    assert score_detection(boxes, truth).recall == 1.0, (boxes, truth)
+
+
 def test_touching_words_with_narrow_spaces_are_split():
     # Given a line set tight: spaces of a few pixels between words of ordinary type
     font = _font("NimbusSans-Regular", 20)
