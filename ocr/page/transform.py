@@ -153,7 +153,12 @@ def _candidates(gray, first, middle, config, crop) -> list[_Candidate]:
             if pixels.size:
                 _, sharp = cv2.threshold(pixels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
                 candidates.append(_Candidate("reread", (i,), (box,), (sharp,)))
-        if config.split and box.width >= config.split_min_aspect * box.height:
+        # A reading the lexicon knows is never split (`plausible_split`): not worth a read.
+        if (
+            config.split
+            and box.width >= config.split_min_aspect * box.height
+            and first[i].text not in _lexicon()
+        ):
             gaps = [
                 gap
                 for gap in ink_gaps(crop(gray, box))

@@ -65,6 +65,16 @@ def test_a_box_with_one_wide_gap_is_split_once_and_never_read_again_whole() -> N
     assert splits[0].boxes[0].right <= splits[0].boxes[1].x
 
 
+def test_a_word_the_lexicon_knows_is_not_split() -> None:
+    gray = np.full((40, 200), 255, np.uint8)
+    for x in [*range(10, 80, 8), *range(100, 190, 8)]:
+        gray[10:30, x : x + 3] = 0
+    box = WordBox(10, 10, 180, 20)
+    for text, splits in (("THANKYOU", 1), ("TOTAL", 0)):
+        candidates = _candidates(gray, [reading(box, text, 0.5)], {0}, ReaderConfig(), crop)
+        assert [c.kind for c in candidates] == ["split"] * splits
+
+
 def kinds(first: list[_Read], **config) -> list[str]:
     gray = np.full((40, 200), 255, np.uint8)
     middle = {i for i, r in enumerate(first) if r.confidence < 0.95}
