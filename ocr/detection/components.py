@@ -180,20 +180,21 @@ def _join_faint_points(words: np.ndarray, gray: np.ndarray, config: ComponentCon
     """
     if config.faint_point_contrast <= 0 or len(words) < 2:
         return words
-    order = np.lexsort((words[:, 0], words[:, 1]))
-    words = words[order]
+    words = words[np.argsort(words[:, 0], kind="stable")]
     x0, y0, x1, y1 = (words[:, k] for k in range(4))
     height = y1 - y0
+    # Candidates: words starting within the gap limit to the right of each word.
+    firsts = np.searchsorted(x0, x1, side="right")
+    lasts = np.searchsorted(x0, x1 + config.faint_point_gap * height, side="right")
     joined: dict[int, int] = {}
-    for a in range(len(words)):
-        # Candidates: words starting within the point gap to the right, on the same line.
-        limit = config.faint_point_gap * height[a]
-        near = np.flatnonzero(
-            (x0 > x1[a])
-            & (x0 - x1[a] <= limit)
-            & (np.minimum(y1, y1[a]) - np.maximum(y0, y0[a]) >= 0.7 * np.minimum(height, height[a]))
-            & (np.maximum(height, height[a]) <= 1.3 * np.minimum(height, height[a]))
-        )
+    for a in np.flatnonzero(lasts > firsts).tolist():
+        others = np.arange(firsts[a], lasts[a])
+        shorter = np.minimum(height[others], height[a])
+        # ... on the same line, of about the same height.
+        near = others[
+            (np.minimum(y1[others], y1[a]) - np.maximum(y0[others], y0[a]) >= 0.7 * shorter)
+            & (np.maximum(height[others], height[a]) <= 1.3 * shorter)
+        ]
         if len(near) != 1:
             continue
         b = int(near[0])
