@@ -16,8 +16,9 @@ Kept apart from the network (docTR's split) so it can be tested on hand-built po
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,27 @@ class Decoded:
 
 def greedy_decode(probs: np.ndarray, charset: Charset) -> Decoded:
     """Best-path decoding of one crop's posteriors, shape (T, classes), rows summing to 1."""
+    indices, confidences = greedy_labelling(probs)
+    return _decoded(charset, indices, labelling_probability(probs, indices), confidences)
+
+
+def greedy_decode_batch(
+    probs: np.ndarray, lengths: Sequence[int], charset: Charset
+) -> list[Decoded]:
+    """`greedy_decode` of each row of a batch, ``probs`` (N, T, classes) with row i's first
+    ``lengths[i]`` frames its own: the same readings, their probabilities computed in one
+    ``ctc_loss`` call (`labelling_probabilities`)."""
+    paths = [greedy_labelling(probs[row, :length]) for row, length in enumerate(lengths)]
+    probabilities = labelling_probabilities(probs, lengths, [indices for indices, _ in paths])
+    return [
+        _decoded(charset, indices, probability, confidences)
+        for (indices, confidences), probability in zip(paths, probabilities, strict=True)
+    ]
+
+
+def greedy_labelling(probs: np.ndarray) -> tuple[list[int], list[float]]:
+    """The best path's labelling (repeats merged, blanks dropped) and each character's
+    highest posterior over the frames that emitted it."""
     best = probs.argmax(axis=1)
     best_probs = probs[np.arange(len(best)), best]
     indices: list[int] = []
@@ -53,22 +75,35 @@ def greedy_decode(probs: np.ndarray, charset: Charset) -> Decoded:
             indices.append(label)
             confidences.append(prob)
         previous = label
-    return _decoded(charset, indices, labelling_probability(probs, indices), confidences)
+    return indices, confidences
 
 
 def labelling_probability(probs: np.ndarray, indices: list[int]) -> float:
     """P(the labelling ``indices`` | posteriors ``probs`` (T, classes)): the sum over every
     alignment of T frames that collapses to it (repeats merged, blanks dropped)."""
-    log_probs = torch.from_numpy(np.log(np.clip(probs, 1e-30, 1.0))).unsqueeze(1)
+    return labelling_probabilities(probs[np.newaxis], [len(probs)], [indices])[0]
+
+
+def labelling_probabilities(
+    probs: np.ndarray, lengths: Sequence[int], labellings: Sequence[Sequence[int]]
+) -> list[float]:
+    """`labelling_probability` of each row of a batch in one ``ctc_loss`` call: ``probs``
+    (N, T, classes), row i's first ``lengths[i]`` frames and its labelling
+    ``labellings[i]``. Each row's figure is the one it gets alone (the loss is computed row
+    by row over its own frames only)."""
+    log_probs = torch.from_numpy(np.log(np.clip(probs, 1e-30, 1.0))).permute(1, 0, 2)
+    targets = torch.zeros((len(labellings), max(map(len, labellings), default=0)), dtype=torch.long)
+    for row, indices in enumerate(labellings):
+        targets[row, : len(indices)] = torch.tensor(indices, dtype=torch.long)
     negative_log = F.ctc_loss(
         log_probs,
-        torch.tensor([indices], dtype=torch.long).reshape(1, len(indices)),
-        input_lengths=torch.tensor([len(probs)]),
-        target_lengths=torch.tensor([len(indices)]),
+        targets,
+        input_lengths=torch.tensor(list(lengths), dtype=torch.long),
+        target_lengths=torch.tensor([len(indices) for indices in labellings], dtype=torch.long),
         blank=BLANK,
         reduction="none",
     )
-    return math.exp(-float(negative_log[0]))
+    return [math.exp(-value) for value in negative_log.tolist()]
 
 
 def _decoded(
@@ -83,17 +118,6 @@ def _decoded(
         confidence=min(1.0, max(0.0, confidence)),
         char_confidences=tuple(min(1.0, c) for c in confidences[start:end]),
     )
-
-
-@dataclass
-class _Beam:
-    blank: float = 0.0  # probability of the prefix with its last frame a blank
-    label: float = 0.0  # … with its last frame its last character
-    char_confidences: tuple[float, ...] = ()
-
-    @property
-    def total(self) -> float:
-        return self.blank + self.label
 
 
 def beam_decode(
@@ -113,8 +137,12 @@ def beam_candidates(
     A reading's confidence is the labelling's probability summed over the alignments the
     beam kept. A character's confidence is its posterior in the frame where it entered the
     prefix, raised by later frames that repeat it.
+
+    Each beam is a list [blank, label, char_confidences]: the probability of the prefix
+    with its last frame a blank, with its last frame its last character, and the
+    confidences of the likeliest alignment merged into it.
     """
-    beams: dict[tuple[int, ...], _Beam] = {(): _Beam(blank=1.0)}
+    beams: dict[tuple[int, ...], list] = {(): [1.0, 0.0, ()]}
     rows, columns = np.nonzero(probs >= prune)
     kept = probs[rows, columns].tolist()
     frames: list[list[tuple[int, float]]] = [[] for _ in range(len(probs))]
@@ -125,38 +153,55 @@ def beam_candidates(
             # A frame sure of the blank (most of them): every prefix stays as it is.
             p = classes[0][1]
             beams = {
-                prefix: _Beam(blank=beam.total * p, char_confidences=beam.char_confidences)
-                for prefix, beam in beams.items()
+                prefix: [(blank + label) * p, 0.0, chars]
+                for prefix, (blank, label, chars) in beams.items()
             }
             continue
-        following: dict[tuple[int, ...], _Beam] = defaultdict(_Beam)
-        for prefix, beam in beams.items():
+        # Each alignment's probability is added to its prefix's blank (slot 0) or label
+        # (slot 1) probability; the likelier alignment's confidences are kept.
+        following: dict[tuple[int, ...], list] = {}
+        entry_of = following.get
+        for prefix, (blank, label_p, chars) in beams.items():
+            total = blank + label_p
+            last = prefix[-1] if prefix else BLANK
             for label, p in classes:
                 if label == BLANK:
-                    _merge(following[prefix], blank=beam.total * p, chars=beam.char_confidences)
-                elif prefix and label == prefix[-1]:
+                    q = total * p
+                    entry = entry_of(prefix)
+                    if entry is None:
+                        following[prefix] = [q, 0.0, chars]
+                    else:
+                        if q > entry[0] + entry[1] or not entry[2]:
+                            entry[2] = chars
+                        entry[0] += q
+                    continue
+                if label == last:
                     # Without a blank between, a repeat continues the same character.
-                    raised = (*beam.char_confidences[:-1], max(beam.char_confidences[-1], p))
-                    _merge(following[prefix], label=beam.label * p, chars=raised)
-                    chars = (*beam.char_confidences, p)
-                    _merge(following[(*prefix, label)], label=beam.blank * p, chars=chars)
+                    q = label_p * p
+                    entry = entry_of(prefix)
+                    if entry is None:
+                        following[prefix] = [0.0, q, (*chars[:-1], max(chars[-1], p))]
+                    else:
+                        if q > entry[0] + entry[1] or not entry[2]:
+                            entry[2] = (*chars[:-1], max(chars[-1], p))
+                        entry[1] += q
+                    q = blank * p
                 else:
-                    chars = (*beam.char_confidences, p)
-                    _merge(following[(*prefix, label)], label=beam.total * p, chars=chars)
-        ranked = sorted(following.items(), key=lambda item: -item[1].total)[:beam_width]
-        beams = dict(ranked)
-    ranked = sorted(beams.items(), key=lambda item: -item[1].total)
+                    q = total * p
+                extended = (*prefix, label)
+                entry = entry_of(extended)
+                if entry is None:
+                    following[extended] = [0.0, q, (*chars, p)]
+                else:
+                    if q > entry[0] + entry[1] or not entry[2]:
+                        entry[2] = (*chars, p)
+                    entry[1] += q
+        beams = dict(heapq.nsmallest(beam_width, following.items(), key=_likeliest))
     return [
-        (prefix, _decoded(charset, list(prefix), beam.total, list(beam.char_confidences)))
-        for prefix, beam in ranked
+        (prefix, _decoded(charset, list(prefix), blank + label, list(chars)))
+        for prefix, (blank, label, chars) in sorted(beams.items(), key=_likeliest)
     ]
 
 
-def _merge(
-    entry: _Beam, *, blank: float = 0.0, label: float = 0.0, chars: tuple[float, ...]
-) -> None:
-    """Adds an alignment's probability; the likelier alignment's confidences are kept."""
-    if blank + label > entry.total or not entry.char_confidences:
-        entry.char_confidences = chars
-    entry.blank += blank
-    entry.label += label
+def _likeliest(item: tuple[tuple[int, ...], list]) -> float:
+    return -(item[1][0] + item[1][1])

@@ -37,7 +37,13 @@ from pathlib import Path
 import numpy as np
 
 from ocr.recognition.charset import Charset
-from ocr.recognition.ctc import Decoded, beam_candidates, greedy_decode, labelling_probability
+from ocr.recognition.ctc import (
+    Decoded,
+    beam_candidates,
+    greedy_decode,
+    greedy_decode_batch,
+    labelling_probability,
+)
 
 DEFAULT_LEXICON = Path(__file__).with_name("lexicon.txt.gz")
 RATIO = 0.03  # a lexicon word replaces the best reading if at least this share as probable
@@ -74,7 +80,25 @@ class Lexicon:
     def decode(self, probs: np.ndarray, charset: Charset) -> Decoded:
         """Greedy decoding, with a questioned reading replaced by a likely lexicon word that
         does not turn a letter into punctuation (`CAS` is not `[as`)."""
-        greedy = greedy_decode(probs, charset)
+        return self._second_look(probs, charset, greedy_decode(probs, charset))
+
+    def decode_batch(
+        self, probs: np.ndarray, lengths: Sequence[int], charset: Charset
+    ) -> list[Decoded]:
+        """`decode` of each row of a batch, ``probs`` (N, T, classes) with row i's first
+        ``lengths[i]`` frames its own: the same readings, the greedy labellings'
+        probabilities computed in one call. A subclass that overrides `decode` is asked
+        row by row."""
+        rows = [probs[row, :length] for row, length in enumerate(lengths)]
+        if type(self).decode is not Lexicon.decode:
+            return [self.decode(row, charset) for row in rows]
+        greedy = greedy_decode_batch(probs, lengths, charset)
+        return [
+            self._second_look(row, charset, reading)
+            for row, reading in zip(rows, greedy, strict=True)
+        ]
+
+    def _second_look(self, probs: np.ndarray, charset: Charset, greedy: Decoded) -> Decoded:
         if not self.questions(greedy.text):
             return greedy
         marks = _marks(greedy.text)

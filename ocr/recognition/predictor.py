@@ -27,7 +27,7 @@ from PIL import Image
 from torch.ao.quantization import fuse_modules
 
 from ocr.recognition.charset import Charset
-from ocr.recognition.ctc import Decoded, beam_decode, greedy_decode
+from ocr.recognition.ctc import Decoded, beam_decode, greedy_decode_batch
 from ocr.recognition.lexicon import Lexicon
 from ocr.recognition.lexicon import load as load_lexicon
 from ocr.recognition.model import INPUT_HEIGHT, WIDTH_STRIDE, Crnn, CrnnConfig
@@ -202,15 +202,21 @@ class Predictor:
                     images = images.contiguous(memory_format=torch.channels_last)
                     log_probs = read_columns(self._inference, self._directions, images, frames)
                     probs = log_probs.exp().permute(1, 0, 2).numpy()
-                    for row, index in enumerate(chunk):
-                        results[index] = self._decode(probs[row, : int(frames[row])])
+                    lengths = frames.tolist()
+                    for index, decoded in zip(chunk, self._decode(probs, lengths), strict=True):
+                        results[index] = decoded
         finally:
             torch.set_num_threads(previous)
         return [result for result in results if result is not None]
 
-    def _decode(self, probs: np.ndarray) -> Decoded:
+    def _decode(self, probs: np.ndarray, lengths: Sequence[int]) -> list[Decoded]:
+        """The readings of a batch's posteriors (N, T, classes), row i's first ``lengths[i]``
+        frames its own."""
         if self.lexicon is not None:
-            return self.lexicon.decode(probs, self.charset)
+            return self.lexicon.decode_batch(probs, lengths, self.charset)
         if self.beam_width > 1:
-            return beam_decode(probs, self.charset, beam_width=self.beam_width)
-        return greedy_decode(probs, self.charset)
+            return [
+                beam_decode(probs[row, :length], self.charset, beam_width=self.beam_width)
+                for row, length in enumerate(lengths)
+            ]
+        return greedy_decode_batch(probs, lengths, self.charset)
