@@ -80,25 +80,22 @@ class Lexicon:
     def decode(self, probs: np.ndarray, charset: Charset) -> Decoded:
         """Greedy decoding, with a questioned reading replaced by a likely lexicon word that
         does not turn a letter into punctuation (`CAS` is not `[as`)."""
-        return self._second_look(probs, charset, greedy_decode(probs, charset))
+        return self.second_look(probs, charset, greedy_decode(probs, charset))
 
     def decode_batch(
         self, probs: np.ndarray, lengths: Sequence[int], charset: Charset
     ) -> list[Decoded]:
         """`decode` of each row of a batch, ``probs`` (N, T, classes) with row i's first
         ``lengths[i]`` frames its own: the same readings, the greedy labellings'
-        probabilities computed in one call. A subclass that overrides `decode` is asked
-        row by row."""
-        rows = [probs[row, :length] for row, length in enumerate(lengths)]
-        if type(self).decode is not Lexicon.decode:
-            return [self.decode(row, charset) for row in rows]
+        probabilities computed in one call."""
         greedy = greedy_decode_batch(probs, lengths, charset)
         return [
-            self._second_look(row, charset, reading)
-            for row, reading in zip(rows, greedy, strict=True)
+            self.second_look(probs[row, :length], charset, reading)
+            for row, (length, reading) in enumerate(zip(lengths, greedy, strict=True))
         ]
 
-    def _second_look(self, probs: np.ndarray, charset: Charset, greedy: Decoded) -> Decoded:
+    def second_look(self, probs: np.ndarray, charset: Charset, greedy: Decoded) -> Decoded:
+        """The greedy reading of ``probs``, or the lexicon word that replaces it."""
         if not self.questions(greedy.text):
             return greedy
         marks = _marks(greedy.text)
