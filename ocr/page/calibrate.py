@@ -1,6 +1,7 @@
 """Fit the reading stage's confidence tables on the tuning half, report on the other.
 
     python -m ocr.page.calibrate --data DIR [--out PATH] [--limit N] [--weights PATH]
+        [--tuning-only]
 
 Reads every page of both halves of a folder in the SROIE layout with the default
 detector and the recognizer (first readings, no transformations), labels each detected
@@ -202,6 +203,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_TABLE)
     parser.add_argument("--limit", type=int, default=None, help="pages per half")
     parser.add_argument("--weights", type=Path, default=None)
+    parser.add_argument(
+        "--tuning-only",
+        action="store_true",
+        help="fit and report on the tuning half only (the reporting half left unread)",
+    )
     args = parser.parse_args(argv)
     one_thread()
     from ocr.recognition.predictor import DEFAULT_WEIGHTS, Predictor
@@ -212,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.write_text(json.dumps(calibration.to_json(), indent=1) + "\n", encoding="utf-8")
     sys.stdout.write(f"tables fitted on {len(tuning)} tuning-half words -> {args.out.name}\n")
     sys.stdout.write("tuning half:\n" + report(tuning, calibration))
+    if args.tuning_only:
+        return 0
     reporting = collect(sroie_pages(args.data, half="reporting", limit=args.limit), predictor)
     sys.stdout.write("reporting half:\n" + report(reporting, calibration))
     return 0

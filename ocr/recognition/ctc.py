@@ -40,6 +40,35 @@ class Decoded:
     lexicon: bool = False
 
 
+def case_pairs(charset: Charset) -> tuple[np.ndarray, np.ndarray]:
+    """Class indices of the letters that have both cases in ``charset``: (lower, upper),
+    aligned (``lower[i]`` is the small form of ``upper[i]``)."""
+    index = {char: i + 1 for i, char in enumerate(charset.characters)}
+    pairs = [
+        (index[char], index[char.upper()])
+        for char in charset.characters
+        if char.islower() and char.upper() in index and char.upper() != char
+    ]
+    return np.array([lower for lower, _ in pairs]), np.array([upper for _, upper in pairs])
+
+
+def fold_case(probs: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Posteriors (..., classes) with each letter's two cases as one class: in every frame
+    the pair's summed probability goes to the likelier of its two forms, the other gets 0.
+
+    The network often splits a letter's probability between its cases (an upper-case
+    receipt word read "Totdl", "(ST": the small and capital forms of the right letter each
+    lose to a third class that neither beats together); read case-blind, the letter wins
+    and keeps the case the frame preferred. Rows still sum to 1."""
+    folded = probs.copy()
+    small, capital = probs[..., lower], probs[..., upper]
+    both = small + capital
+    keep_capital = capital >= small
+    folded[..., upper] = np.where(keep_capital, both, 0.0)
+    folded[..., lower] = np.where(keep_capital, 0.0, both)
+    return folded
+
+
 def greedy_decode(probs: np.ndarray, charset: Charset) -> Decoded:
     """Best-path decoding of one crop's posteriors, shape (T, classes), rows summing to 1."""
     indices, confidences = greedy_labelling(probs)

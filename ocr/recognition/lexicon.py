@@ -114,6 +114,45 @@ class Lexicon:
         return greedy
 
 
+# Characters a number keeps around it ("(0.00)", "*5.0O:") when it is read as one.
+_NUMBER_EDGES = "()[]:;*"
+# What a number may hold besides digits (and letters O read for zeros).
+_NUMBER_MARKS = ".,%-/"
+
+
+def lookalikes(text: str) -> str:
+    """A reading with letters and digits that look alike put right by what stands beside
+    them: a zero between letters is the letter O ("N0." → "NO.", "SELANG0R"), an O in a
+    number is a zero ("148.5O", "O.OO"), a dollar sign before a letter is an S ("$ales",
+    "G$T"). A zero beside a digit, or before a point or comma and a digit ("RM0.50"), stays.
+    Each character is replaced by one, so per-character confidences stay aligned."""
+    if not text:
+        return text
+    chars = list(text)
+    for i, char in enumerate(text):
+        before = text[i - 1] if i else ""
+        after = text[i + 1] if i + 1 < len(text) else ""
+        if char == "$" and after.isalpha():
+            chars[i] = "S"
+        if char != "0" or before.isdigit() or after.isdigit():
+            continue
+        if not (before.isalpha() or after.isalpha()):
+            continue
+        if after in ".," and i + 2 < len(text) and text[i + 2].isdigit():
+            continue
+        letters = [c for c in (before, after) if c.isalpha()]
+        chars[i] = "o" if all(c.islower() for c in letters) else "O"
+    fixed = "".join(chars)
+    core = fixed.strip(_NUMBER_EDGES)
+    if (
+        any(c in "Oo" for c in core)
+        and any(c.isdigit() for c in core)
+        and all(c.isdigit() or c in "Oo" or c in _NUMBER_MARKS for c in core)
+    ):
+        fixed = fixed.replace("O", "0").replace("o", "0")
+    return fixed
+
+
 def _marks(text: str) -> int:
     """How many characters of ``text`` are neither letters nor digits."""
     return sum(not char.isalnum() for char in text)

@@ -19,6 +19,7 @@ import hashlib
 import io
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +28,8 @@ from PIL import Image
 from torch.ao.quantization import fuse_modules
 
 from ocr.recognition.charset import Charset
-from ocr.recognition.ctc import Decoded, beam_decode, greedy_decode_batch
-from ocr.recognition.lexicon import Lexicon
+from ocr.recognition.ctc import Decoded, beam_decode, case_pairs, fold_case, greedy_decode_batch
+from ocr.recognition.lexicon import Lexicon, lookalikes
 from ocr.recognition.lexicon import load as load_lexicon
 from ocr.recognition.model import INPUT_HEIGHT, WIDTH_STRIDE, Crnn, CrnnConfig
 from ocr.recognition.preprocess import batch_tensor, cut_to_ink, normalize, to_gray
@@ -167,6 +168,11 @@ class Predictor:
     Decoding is greedy, with the lexicon's second look at readings it does not know
     (`ocr.recognition.lexicon`); ``lexicon=False`` keeps the network's reading alone, and
     then ``beam_width`` > 1 asks for plain prefix beam search instead of greedy.
+
+    The posteriors are read case-blind (``fold_case``: each letter's two cases as one
+    class, the frame's likelier case kept), and letters and digits that look alike are put
+    right by their neighbours (``lookalikes``: "N0." → "NO.", "5.0O" → "5.00");
+    ``case_blind=False`` and ``lookalikes=False`` read as the network alone would.
     """
 
     def __init__(
@@ -177,6 +183,8 @@ class Predictor:
         batch_size: int = 64,
         beam_width: int = 0,
         lexicon: Lexicon | bool = True,
+        case_blind: bool = True,
+        lookalikes: bool = True,
     ) -> None:
         self.model, self.charset = load_model(weights)
         self._inference = inference_model(self.model)
@@ -187,6 +195,9 @@ class Predictor:
         self.beam_width = beam_width
         # The shipped lexicon unless told otherwise (False: the network's reading alone).
         self.lexicon = load_lexicon() if lexicon is True else lexicon or None
+        self.case_blind = case_blind
+        self.lookalikes = lookalikes
+        self._cases = case_pairs(self.charset)
 
     def predict(self, crops: Sequence[Image.Image | np.ndarray]) -> list[Decoded]:
         upscale = self.model.config.upscale
@@ -202,6 +213,8 @@ class Predictor:
                     images = images.contiguous(memory_format=torch.channels_last)
                     log_probs = read_columns(self._inference, self._directions, images, frames)
                     probs = log_probs.exp().permute(1, 0, 2).numpy()
+                    if self.case_blind:
+                        probs = fold_case(probs, *self._cases)
                     lengths = frames.tolist()
                     for index, decoded in zip(chunk, self._decode(probs, lengths), strict=True):
                         results[index] = decoded
@@ -213,10 +226,17 @@ class Predictor:
         """The readings of a batch's posteriors (N, T, classes), row i's first ``lengths[i]``
         frames its own."""
         if self.lexicon is not None:
-            return self.lexicon.decode_batch(probs, lengths, self.charset)
-        if self.beam_width > 1:
-            return [
+            decoded = self.lexicon.decode_batch(probs, lengths, self.charset)
+        elif self.beam_width > 1:
+            decoded = [
                 beam_decode(probs[row, :length], self.charset, beam_width=self.beam_width)
                 for row, length in enumerate(lengths)
             ]
-        return greedy_decode_batch(probs, lengths, self.charset)
+        else:
+            decoded = greedy_decode_batch(probs, lengths, self.charset)
+        if not self.lookalikes:
+            return decoded
+        return [
+            d if (fixed := lookalikes(d.text)) == d.text else replace(d, text=fixed)
+            for d in decoded
+        ]

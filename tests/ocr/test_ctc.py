@@ -97,3 +97,36 @@ def test_charset_normalizes_what_it_cannot_write():
     assert CHARSET.normalize("\u201cTOTAL\u201d  \u2013 5") == '"TOTAL" - 5'
     assert CHARSET.normalize("caf\u00e9") == "caf"
     assert CHARSET.decode(CHARSET.encode("RM 6.69")) == "RM 6.69"
+
+
+def test_a_letter_split_between_its_cases_is_read_case_blind():
+    from ocr.recognition.ctc import case_pairs, fold_case
+
+    small_a, capital_a = CHARSET.encode("a")[0], CHARSET.encode("A")[0]
+    paren = CHARSET.encode("(")[0]
+    # The frame prefers "(" to either form of the letter, not to the two together.
+    probs = posteriors([{capital_a: 0.3, small_a: 0.25, paren: 0.4}, {}])
+
+    assert greedy_decode(probs, CHARSET).text == "("
+    folded = fold_case(probs, *case_pairs(CHARSET))
+    assert greedy_decode(folded, CHARSET).text == "A"  # the case the frame preferred
+    assert np.allclose(folded.sum(axis=1), 1.0)
+    assert folded[0, capital_a] == pytest.approx(0.55)
+    assert folded[0, small_a] == 0.0
+
+
+def test_case_blind_reading_keeps_a_small_letter_small_and_leaves_other_classes():
+    from ocr.recognition.ctc import case_pairs, fold_case
+
+    small_b, capital_b = CHARSET.encode("b")[0], CHARSET.encode("B")[0]
+    eight = CHARSET.encode("8")[0]
+    probs = posteriors([{small_b: 0.35, capital_b: 0.2, eight: 0.4}, {}])
+
+    folded = fold_case(probs, *case_pairs(CHARSET))
+
+    assert greedy_decode(folded, CHARSET).text == "b"
+    assert folded[0, eight] == probs[0, eight]
+    assert folded[0, BLANK] == probs[0, BLANK]
+    lower, upper = case_pairs(CHARSET)
+    assert len(lower) == len(upper) == 26
+    assert CHARSET.decode(lower.tolist()).upper() == CHARSET.decode(upper.tolist())

@@ -206,3 +206,55 @@ def test_the_lexicon_reads_real_form_words_better_and_keeps_the_accept_band_clea
         )
 
     assert band_precision(checked) >= band_precision(plain)
+
+
+@pytest.mark.parametrize(
+    ("reading", "fixed"),
+    [
+        ("N0.", "NO."),  # a zero between letters and punctuation is the letter
+        ("SELANG0R", "SELANGOR"),
+        ("BALAK0NG,", "BALAKONG,"),
+        ("P0S011", "POS011"),
+        ("c0mpany", "company"),  # the case of its neighbours
+        ("148.5O", "148.50"),  # an O in a number is a zero
+        ("0.O0", "0.00"),
+        ("(5.0O)", "(5.00)"),
+        ("$ales", "Sales"),  # a dollar sign before a letter is an S
+        ("G$T", "GST"),
+        # left as they are
+        ("RM0.50", "RM0.50"),  # a zero before a point and a digit: a price
+        ("N0.2,", "N0.2,"),  # (which "NO.2," looks like)
+        ("O.OO", "O.OO"),  # no digit: nothing says it is a number
+        ("HA06HD01-3", "HA06HD01-3"),  # a zero beside a digit
+        ("10", "10"),
+        ("O", "O"),  # no digit: no number to make it a zero of
+        ("OPEN", "OPEN"),
+        ("$12.00", "$12.00"),
+        ("US$", "US$"),
+        ("", ""),
+    ],
+)
+def test_lookalike_letters_and_digits_are_put_right_by_their_neighbours(reading, fixed):
+    from ocr.recognition.lexicon import lookalikes
+
+    assert lookalikes(reading) == fixed
+    assert len(lookalikes(reading)) == len(reading)  # character confidences stay aligned
+
+
+def test_the_predictor_reads_case_blind_and_fixes_lookalikes_unless_told_not_to():
+    from ocr.synthetic import render_word
+
+    image = render_word("NO.")
+    default, plain = Predictor(), Predictor(case_blind=False, lookalikes=False)
+    assert default.case_blind
+    assert default.lookalikes
+    assert not plain.case_blind
+    assert not plain.lookalikes
+
+    # A recording lexicon sees what decoding hands it: the greedy reading before lookalikes.
+    class Zero(Lexicon):
+        def second_look(self, probs, charset, greedy):
+            return type(greedy)("N0.", greedy.confidence, (0.9, 0.9, 0.9))
+
+    assert Predictor(lexicon=Zero(frozenset())).predict([image])[0].text == "NO."
+    assert Predictor(lexicon=Zero(frozenset()), lookalikes=False).predict([image])[0].text == "N0."
