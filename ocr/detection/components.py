@@ -118,6 +118,8 @@ class ComponentConfig:
     small_overlap: float = 0.7
     # A comma may hang below its neighbour's line by this x the neighbour's height (0: off).
     comma_hang: float = 0.5
+    # ... when at least this x the neighbour's height tall (a comma, not a speck).
+    comma_min_height: float = 0.25
     # Components taller than this x the median character, with ordinary characters
     # beside their upper and lower halves, are two touching lines and are cut (0: never).
     split_tall: float = 1.6

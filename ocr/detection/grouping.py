@@ -251,7 +251,16 @@ def _joined_pairs(
                     ~joins & (small[i] != small[j]) & (gap <= config.phrase_gap * taller)
                 )
                 if len(candidates):
-                    hanging = _hanging(i[candidates], j[candidates], y0, y1, heights, small, hang)
+                    hanging = _hanging(
+                        i[candidates],
+                        j[candidates],
+                        y0,
+                        y1,
+                        heights,
+                        small,
+                        hang,
+                        getattr(config, "comma_min_height", 1 / 3),
+                    )
                     joins[candidates[hanging]] = True
             pairs.extend(zip(i[joins].tolist(), j[joins].tolist(), strict=True))
         start = end
@@ -290,11 +299,12 @@ def _hanging(
     heights: np.ndarray,
     small: np.ndarray,
     hang: float,
+    least: float = 1 / 3,
 ) -> np.ndarray:
     """Which pairs (exactly one of each pair small) are a character and a comma beside it
     that hangs below its line ("1,250" in fixed-width type): the small one starts in the
     lower half of the other, reaches at most `hang` x its height below it, and is at least
-    a third as tall as it (a comma, not a speck)."""
+    `least` x as tall as it (a comma, not a speck; thin receipt type's commas are short)."""
     mark = np.where(small[i], i, j)
     char = np.where(small[i], j, i)
     char_height = heights[char]
@@ -303,7 +313,7 @@ def _hanging(
         & (y0[mark] < y1[char])
         & (y1[mark] > y1[char])
         & (y1[mark] <= y1[char] + hang * char_height)
-        & (heights[mark] >= char_height / 3)
+        & (heights[mark] >= least * char_height)
     )
 
 
