@@ -320,8 +320,7 @@ def ink_masks(gray: np.ndarray, config: ComponentConfig) -> list[np.ndarray]:
     # "ink" is the ground around light letters, on paper the light "ink" is paper. The
     # ground is the median over a few characters: paper under dark print, however bold.
     wide = max(3, round(config.background_window / reduce)) | 1
-    median = cv2.medianBlur(np.clip(small, 0, 255).astype(np.uint8), wide)
-    ground = median < config.dark_background
+    ground = _median_below(np.clip(small, 0, 255).astype(np.uint8), wide, config.dark_background)
     full = (width, height)
     # Dark print not near dark ground either: its edge would be a dark strip of "ink".
     near_ground = cv2.dilate(ground.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
@@ -343,6 +342,17 @@ def ink_masks(gray: np.ndarray, config: ComponentConfig) -> list[np.ndarray]:
         if light.any():
             masks.append(_without_rules(light, config))
     return masks
+
+
+def _median_below(gray: np.ndarray, side: int, level: int) -> np.ndarray:
+    """Where the median over a `side` x `side` window (edges replicated) is below `level`:
+    the same as `cv2.medianBlur(gray, side) < level`, counted with a box filter (the
+    median is below the level where more than half the window is)."""
+    below = (gray < level).astype(np.float32)
+    counts = cv2.boxFilter(
+        below, cv2.CV_32F, (side, side), normalize=False, borderType=cv2.BORDER_REPLICATE
+    )
+    return counts >= (side * side + 1) // 2
 
 
 def _without_rules(ink: np.ndarray, config: ComponentConfig) -> np.ndarray:

@@ -6,6 +6,8 @@ from typing import Protocol
 
 import numpy as np
 
+from ocr.detection.boxes import median
+
 
 class GroupingConfig(Protocol):
     """The knobs `group_words` reads (both detectors' configs have them)."""
@@ -81,7 +83,7 @@ def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
         starts = np.concatenate(([0], np.flatnonzero(gaps > 0) + 1))
         # The median over all regions, nested ones included, is nearer to the x-height
         # than to the glyph height: the scale that word spaces follow.
-        height = float(np.median(heights[idx][~small[idx]]))
+        height = median(heights[idx][~small[idx]])
         glyph_gaps = gaps[starts[1:] - 1]
         is_word_gap = _word_gaps(glyph_gaps, height, config)
         punctuation_gap = getattr(config, "punctuation_gap", 0.0)
@@ -92,7 +94,7 @@ def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
             if point_gap > 0 and glyph_small.any():
                 # A point or comma low on the line (not a colon, whose upper dot sits at
                 # the middle) may stand a fixed-width cell away from both neighbours.
-                middle = float(np.median((y0[idx] + y1[idx])[~small[idx]])) / 2
+                middle = median((y0[idx] + y1[idx])[~small[idx]]) / 2
                 low = glyph_small & (np.minimum.reduceat(y0[idx], starts) >= middle)
                 beside_low = low[:-1] | low[1:]
                 limit[beside_low] = max(point_gap, punctuation_gap) * height
@@ -157,8 +159,8 @@ def _trim_end_specks(
         # baseline stays (with what stands above it: a colon's upper dot).
         full = piece[~small[piece]]
         if len(full) >= 2:
-            base = float(np.median(y1[full]))
-            height = float(np.median(y1[full] - y0[full]))
+            base = median(y1[full])
+            height = median(y1[full] - y0[full])
             dots = tiny & ~keep & (np.abs(y1[piece] - base) <= on_line * height)
             # Only the one nearest the letters on each side, close to them (not a row
             # of leader dots).
@@ -280,14 +282,14 @@ def _even_pitch_word_gaps(
     rule cut it and its centre distance is at least `pitch_cut` x the median (a space in
     proportional type whose letters happen to be evenly spaced)."""
     steps = np.diff(centres)
-    median = float(np.median(steps))
-    if median <= 0:
+    pitch = median(steps)
+    if pitch <= 0:
         return is_word_gap
-    even = np.abs(steps - median) <= config.pitch_tolerance * median
+    even = np.abs(steps - pitch) <= config.pitch_tolerance * pitch
     if even.mean() < share:
         return is_word_gap
-    return (steps >= config.pitch_space * median) | (
-        is_word_gap & (steps >= config.pitch_cut * median)
+    return (steps >= config.pitch_space * pitch) | (
+        is_word_gap & (steps >= config.pitch_cut * pitch)
     )
 
 
@@ -327,7 +329,7 @@ def _word_gaps(gaps: np.ndarray, height: float, config: GroupingConfig) -> np.nd
         cuts = _clustered_word_gaps(gaps, height, separation, ratio)
         if cuts is not None:
             return (gaps > config.max_gap * height) | (cuts & (gaps > config.min_gap * height))
-    letter_gap = float(np.median(gaps))
+    letter_gap = median(gaps)
     wide = gaps > config.max_gap * height
     relatively_wide = (gaps > config.min_gap * height) & (
         gaps > config.gap_contrast * max(letter_gap, 1.0)
