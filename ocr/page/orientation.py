@@ -44,6 +44,9 @@ QUARTER_CHECK = -9.0
 # a second detection each, for nothing (figures: docs/adr/0011-page-reader.md).
 PROFILE_CHECK = -10.0
 MIN_WORD_ASPECT = 1.5  # words narrower than this (width / height) say little of their way up
+# The upside-down vote reuses the quarter question's regions when at least this many of
+# them are wide words (figures: docs/adr/0011-page-reader.md).
+SHARED_VOTES = 12
 
 Detector = Callable[[np.ndarray], list[WordBox]]
 
@@ -107,21 +110,48 @@ def turn(image: np.ndarray, degrees: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, -quarters))
 
 
+def biggest_regions(boxes: list[WordBox]) -> list[WordBox]:
+    """The page's `SAMPLE` biggest detected regions (area), at least 8 pixels each way."""
+    return sorted(
+        (b for b in boxes if min(b.width, b.height) >= 8), key=lambda b: -b.width * b.height
+    )[:SAMPLE]
+
+
+def region_probabilities(gray: np.ndarray, boxes: list[WordBox], classifier=None) -> list:
+    """The classifier's probabilities of each angle (`ANGLES` order) for each box's crop."""
+    if not boxes:
+        return []
+    classifier = classifier or default_classifier()
+    crops = [gray[b.y : b.bottom, b.x : b.right] for b in boxes]
+    return [found.probabilities for found in classifier.predict(crops)]
+
+
+def quarter_score(probabilities: list) -> float:
+    """Mean log-odds of "turned a quarter" (90 or 270) over "upright or upside down"."""
+    if not probabilities:
+        return 0.0
+    score = sum(
+        math.log(max(p[1] + p[3], 1e-6)) - math.log(max(p[0] + p[2], 1e-6)) for p in probabilities
+    )
+    return score / len(probabilities)
+
+
 def quarter_turned_score(gray: np.ndarray, boxes: list[WordBox], classifier=None) -> float:
     """Mean log-odds of "turned a quarter" (90 or 270) over "upright or upside down"
     (0 or 180) over the page's biggest detected regions."""
-    chosen = sorted(
-        (b for b in boxes if min(b.width, b.height) >= 8), key=lambda b: -b.width * b.height
-    )[:SAMPLE]
-    if not chosen:
-        return 0.0
-    classifier = classifier or default_classifier()
-    crops = [gray[b.y : b.bottom, b.x : b.right] for b in chosen]
-    score = 0.0
-    for found in classifier.predict(crops):
-        p = found.probabilities
-        score += math.log(max(p[1] + p[3], 1e-6)) - math.log(max(p[0] + p[2], 1e-6))
-    return score / len(chosen)
+    return quarter_score(region_probabilities(gray, biggest_regions(boxes), classifier))
+
+
+def upside_down_votes(boxes: list[WordBox], probabilities: list) -> float | None:
+    """`upside_down_score` from probabilities the quarter question already has: summed
+    over its regions that are words wide enough to say their way up; None when fewer than
+    `SHARED_VOTES` are (then the widest words are read for it)."""
+    votes = [
+        math.log(max(p[2], 1e-6)) - math.log(max(p[0], 1e-6))
+        for b, p in zip(boxes, probabilities, strict=True)
+        if b.width >= MIN_WORD_ASPECT * b.height
+    ]
+    return sum(votes) if len(votes) >= SHARED_VOTES else None
 
 
 def upright(
@@ -138,14 +168,24 @@ def upright(
     # The classifier on the page's own regions, or the profiles, raise the question; the
     # page turned a quarter is then detected too, and the classifier says which of the
     # two shows words the right way across.
-    quarter = quarter_turned_score(gray, boxes, classifier)
+    regions = biggest_regions(boxes)
+    probabilities = region_probabilities(gray, regions, classifier)
+    quarter = quarter_score(probabilities)
     if quarter > QUARTER_CHECK or (quarter > PROFILE_CHECK and lines_run_down(gray)):
         turned = turn(image, 90)
         turned_gray = to_gray(turned)
         turned_boxes = list(detect(turned))
-        if quarter_turned_score(turned_gray, turned_boxes, classifier) < quarter:
+        turned_regions = biggest_regions(turned_boxes)
+        turned_probabilities = region_probabilities(turned_gray, turned_regions, classifier)
+        if quarter_score(turned_probabilities) < quarter:
             rotation, image, gray, boxes = 90, turned, turned_gray, turned_boxes
-    if upside_down_score(gray, boxes, classifier) > 0:
+            regions, probabilities = turned_regions, turned_probabilities
+    # The upside-down question asks the same regions' probabilities when enough of them
+    # are wide words (one classifier call a page instead of two).
+    upside_down = upside_down_votes(regions, probabilities)
+    if upside_down is None:
+        upside_down = upside_down_score(gray, boxes, classifier)
+    if upside_down > 0:
         rotation = (rotation + 180) % 360
         image = turn(image, 180)
         boxes = list(detect(image))

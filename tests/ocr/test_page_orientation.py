@@ -46,3 +46,33 @@ def test_read_page_reports_the_rotation_and_reads_upright_coordinates() -> None:
     assert (reading.height, reading.width) == page().shape
     assert np.array_equal(to_gray(reading.image), page())
     assert len(reading.words) > 10
+
+
+def test_the_upside_down_vote_reuses_the_quarter_questions_wide_regions() -> None:
+    from ocr.detector import WordBox
+    from ocr.page.orientation import SHARED_VOTES, upside_down_votes
+
+    wide, tall = WordBox(0, 0, 60, 20), WordBox(0, 0, 20, 20)
+    down = (0.1, 0.0, 0.9, 0.0)  # "upside down" over "as is", 9 to 1
+    votes = upside_down_votes([wide] * SHARED_VOTES + [tall], [down] * (SHARED_VOTES + 1))
+    assert votes == pytest.approx(SHARED_VOTES * np.log(9))  # the square box has no say
+    # Too few wide words among the regions: the widest words are read for the vote.
+    assert upside_down_votes([wide] * (SHARED_VOTES - 1), [down] * (SHARED_VOTES - 1)) is None
+
+
+def test_an_upright_page_asks_the_classifier_once() -> None:
+    from ocr.page.orientation import default_classifier
+
+    calls = []
+
+    class Counting:
+        def predict(self, crops):
+            calls.append(len(crops))
+            return default_classifier().predict(crops)
+
+    upside_down = np.ascontiguousarray(np.rot90(page(), 2))
+    for image, expected in ((page(), 0), (upside_down, 180)):
+        calls.clear()
+        _, rotation, _ = upright(image, detect=detect_words, classifier=Counting())
+        assert rotation == expected
+        assert len(calls) == 1
