@@ -100,6 +100,9 @@ class ComponentConfig:
     punctuation_gap: float = 0.45
     # ... and beside a point or comma low on the line (0: as `punctuation_gap`).
     point_gap: float = 0.8
+    # A mark not low on the line (a colon) whose gaps are both word spaces by the
+    # phrase's own gap sizes stands apart ("TOTAL : 80.91"): its gaps are cut.
+    spaced_marks: bool = True
     # Fixed-width phrases: when at least `pitch_share` of a phrase's glyph centre
     # distances are within `pitch_tolerance` of their median (the pitch), a gap is a word
     # gap at `pitch_space` pitches, or when cut by the gap rules at `pitch_cut` (0: off).

@@ -91,6 +91,7 @@ def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
             glyph_small = np.logical_and.reduceat(small[idx], starts)
             limit = np.full(len(glyph_gaps), punctuation_gap * height)
             point_gap = getattr(config, "point_gap", 0.0)
+            low = np.zeros_like(glyph_small)
             if point_gap > 0 and glyph_small.any():
                 # A point or comma low on the line (not a colon, whose upper dot sits at
                 # the middle) may stand a fixed-width cell away from both neighbours.
@@ -98,7 +99,10 @@ def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
                 low = glyph_small & (np.minimum.reduceat(y0[idx], starts) >= middle)
                 beside_low = low[:-1] | low[1:]
                 limit[beside_low] = max(point_gap, punctuation_gap) * height
-            is_word_gap &= ~_inner_punctuation_gaps(glyph_gaps, glyph_small) | (glyph_gaps > limit)
+            inner = _inner_punctuation_gaps(glyph_gaps, glyph_small)
+            if getattr(config, "spaced_marks", False) and inner.any() and len(glyph_gaps) >= 3:
+                inner &= ~_spaced_marks(glyph_gaps, glyph_small & ~low, height, config)
+            is_word_gap &= ~inner | (glyph_gaps > limit)
         pitch_share = getattr(config, "pitch_share", 0.0)
         if pitch_share > 0 and len(glyph_gaps) >= 3:
             lefts = x0[idx[starts]]
@@ -178,6 +182,27 @@ def _trim_end_specks(
             for k in nearest:
                 keep |= tiny & (x0[piece] < x1[piece[k]]) & (x1[piece] > x0[piece[k]])
     return piece[keep]
+
+
+def _spaced_marks(
+    gaps: np.ndarray, marks: np.ndarray, height: float, config: GroupingConfig
+) -> np.ndarray:
+    """The gaps on either side of a mark that stands between two word spaces of its
+    phrase ("TOTAL : 80.91", "TEL : 03-3271"): both gaps in the upper group of the
+    phrase's own gap sizes (`_clustered_word_gaps`), whose spaces they are as wide as."""
+    spaced = np.zeros(len(gaps), dtype=bool)
+    upper = _clustered_word_gaps(
+        gaps,
+        height,
+        getattr(config, "cluster_separation", 0.0),
+        getattr(config, "cluster_ratio", 0.0),
+    )
+    if upper is None:
+        return spaced
+    between = np.flatnonzero(marks[1:-1] & upper[:-1] & upper[1:]) + 1
+    spaced[between - 1] = True
+    spaced[between] = True
+    return spaced
 
 
 def _inner_punctuation_gaps(gaps: np.ndarray, glyph_small: np.ndarray) -> np.ndarray:

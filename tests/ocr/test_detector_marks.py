@@ -55,3 +55,40 @@ def test_a_short_comma_hanging_below_the_line_stays_with_its_word():
         box = _covering(boxes, *letters)
         assert box.right > comma[2], (box, comma)
         assert box.bottom > comma[3], (box, comma)
+
+
+def _word_boxes(draw: ImageDraw.ImageDraw, x: int, y: int, words: list[str], font, space: int):
+    """Draws a line of words `space` px apart; the true box of each (its ink)."""
+    truth = []
+    for word in words:
+        draw.text((x, y), word, font=font, fill=25)
+        left, top, right, bottom = draw.textbbox((x, y), word, font=font)
+        truth.append(WordBox(x=left, y=top, width=right - left, height=bottom - top))
+        x += int(draw.textlength(word, font=font)) + space
+    return truth
+
+
+def test_a_colon_standing_between_spaces_does_not_join_its_neighbours():
+    # Given receipt lines in proportional type: a colon between word spaces ("TEL : ...")
+    # on some, a time whose colon hugs its digits on another
+    font = _font("NimbusSans-Regular", 22)
+    page = Image.new("L", (900, 300), 246)
+    draw = ImageDraw.Draw(page)
+    spaced = _word_boxes(draw, 40, 40, ["TEL", ":", "03-3271", "9872"], font, 6)
+    spaced += _word_boxes(draw, 40, 110, ["POINTS", ":", "0.00"], font, 6)
+    spaced += _word_boxes(draw, 40, 180, ["CASHIER", ":", "KASSIM", "ALI"], font, 6)
+    times = _word_boxes(draw, 40, 250, ["TIME", "12:30", "PM"], font, 6)
+
+    # When the detector reads the page
+    boxes = detect_words(np.asarray(page))
+
+    # Then the words on either side of a spaced colon are boxes of their own, and the
+    # time is one box
+    for truth in spaced + times:
+        if truth.width < truth.height:  # the colon itself: the page reader finds it
+            continue
+        box = _covering(boxes, truth.x, truth.y, truth.right, truth.bottom)
+        # (a pixel or two of anti-aliasing either side)
+        assert box.x <= truth.x + 2, (box, truth)
+        assert box.right >= truth.right - 2, (box, truth)
+        assert box.width <= truth.width + truth.height, (box, truth)
