@@ -114,6 +114,35 @@ class Lexicon:
         return greedy
 
 
+# A number read without its point is read with it when the point's reading is at least
+# this share as probable as the beam's best (figures: docs/adr/0011-page-reader.md).
+POINT_RATIO = 0.001
+
+
+def with_point(probs: np.ndarray, charset: Charset, reading: Decoded) -> Decoded:
+    """A reading of three digits or more ("7950") as the price it is ("79.50") when the
+    posteriors hold the point before its last two digits as a candidate (a faint or
+    thin point that the best path read as blank). Its confidence stays the digits'
+    (the reading's), the point's character confidence its own."""
+    text = reading.text
+    if len(text) < 3 or not text.isdigit():
+        return reading
+    priced = f"{text[:-2]}.{text[-2:]}"
+    candidates = beam_candidates(probs, charset, beam_width=BEAM_WIDTH)
+    best = candidates[0][1].confidence
+    for _indices, candidate in candidates:
+        if candidate.confidence < POINT_RATIO * best:
+            break
+        if candidate.text == priced:
+            return Decoded(
+                text=priced,
+                confidence=reading.confidence,
+                char_confidences=candidate.char_confidences,
+                lexicon=reading.lexicon,
+            )
+    return reading
+
+
 # Characters a number keeps around it ("(0.00)", "*5.0O:") when it is read as one.
 _NUMBER_EDGES = "()[]:;*"
 # What a number may hold besides digits (and letters O read for zeros).

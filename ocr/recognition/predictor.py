@@ -29,7 +29,7 @@ from torch.ao.quantization import fuse_modules
 
 from ocr.recognition.charset import Charset
 from ocr.recognition.ctc import Decoded, beam_decode, case_pairs, fold_case, greedy_decode_batch
-from ocr.recognition.lexicon import Lexicon, lookalikes
+from ocr.recognition.lexicon import Lexicon, lookalikes, with_point
 from ocr.recognition.lexicon import load as load_lexicon
 from ocr.recognition.model import INPUT_HEIGHT, WIDTH_STRIDE, Crnn, CrnnConfig
 from ocr.recognition.preprocess import batch_tensor, cut_to_ink, normalize, to_gray
@@ -171,8 +171,10 @@ class Predictor:
 
     The posteriors are read case-blind (``fold_case``: each letter's two cases as one
     class, the frame's likelier case kept), and letters and digits that look alike are put
-    right by their neighbours (``lookalikes``: "N0." → "NO.", "5.0O" → "5.00");
-    ``case_blind=False`` and ``lookalikes=False`` read as the network alone would.
+    right by their neighbours (``lookalikes``: "N0." → "NO.", "5.0O" → "5.00"); a number
+    read without its point gets it back when the posteriors hold it (``with_point``:
+    "7950" → "79.50"). ``case_blind=False``, ``lookalikes=False`` and ``points=False``
+    read as the network alone would.
     """
 
     def __init__(
@@ -185,6 +187,7 @@ class Predictor:
         lexicon: Lexicon | bool = True,
         case_blind: bool = True,
         lookalikes: bool = True,
+        points: bool = True,
     ) -> None:
         self.model, self.charset = load_model(weights)
         self._inference = inference_model(self.model)
@@ -197,6 +200,7 @@ class Predictor:
         self.lexicon = load_lexicon() if lexicon is True else lexicon or None
         self.case_blind = case_blind
         self.lookalikes = lookalikes
+        self.points = points
         self._cases = case_pairs(self.charset)
 
     def predict(self, crops: Sequence[Image.Image | np.ndarray]) -> list[Decoded]:
@@ -234,6 +238,11 @@ class Predictor:
             ]
         else:
             decoded = greedy_decode_batch(probs, lengths, self.charset)
+        if self.points:
+            decoded = [
+                with_point(probs[row, :length], self.charset, d)
+                for row, (length, d) in enumerate(zip(lengths, decoded, strict=True))
+            ]
         if not self.lookalikes:
             return decoded
         return [

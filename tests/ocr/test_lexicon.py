@@ -258,3 +258,69 @@ def test_the_predictor_reads_case_blind_and_fixes_lookalikes_unless_told_not_to(
 
     assert Predictor(lexicon=Zero(frozenset())).predict([image])[0].text == "NO."
     assert Predictor(lexicon=Zero(frozenset()), lookalikes=False).predict([image])[0].text == "N0."
+
+
+def test_a_price_read_without_its_faint_point_gets_it_back():
+    from ocr.recognition.lexicon import with_point
+
+    # "7 9 . 5 0": the point's frame mostly blank, the point a distant but real candidate.
+    frames = [{"7": 0.95}, {}, {"9": 0.95}, {".": 0.02}, {"5": 0.95}, {}, {"0": 0.95}]
+    probs = posteriors(frames)
+    reading = greedy_decode(probs, CHARSET)
+    assert reading.text == "7950"
+
+    priced = with_point(probs, CHARSET, reading)
+
+    assert priced.text == "79.50"
+    assert priced.confidence == reading.confidence  # the digits' confidence
+    assert len(priced.char_confidences) == len(priced.text)
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        # no point anywhere in the posteriors
+        [{"7": 0.95}, {}, {"9": 0.95}, {}, {"5": 0.95}, {}, {"0": 0.95}],
+        # a point, but not before the last two digits ("7.950" is no price)
+        [{"7": 0.95}, {".": 0.02}, {"9": 0.95}, {}, {"5": 0.95}, {}, {"0": 0.95}],
+        # a point far below the best reading (under POINT_RATIO of it)
+        [{"7": 0.95}, {}, {"9": 0.95}, {".": 0.00001}, {"5": 0.95}, {}, {"0": 0.95}],
+        # two digits: no price's cents to split off
+        [{"7": 0.95}, {".": 0.02}, {"9": 0.95}],
+    ],
+)
+def test_a_number_without_a_likely_point_keeps_its_reading(frames):
+    from ocr.recognition.lexicon import with_point
+
+    probs = posteriors(frames)
+    reading = greedy_decode(probs, CHARSET)
+
+    assert with_point(probs, CHARSET, reading) == reading
+
+
+def test_a_word_is_never_given_a_point():
+    from ocr.recognition.lexicon import with_point
+
+    probs = posteriors([{"c": 0.95}, {}, {"a": 0.95}, {".": 0.3}, {"t": 0.95}])
+    reading = greedy_decode(probs, CHARSET)
+    assert with_point(probs, CHARSET, reading) == reading
+    assert Predictor(points=False).points is False
+    assert Predictor().points is True
+
+
+def test_the_predictor_gives_every_reading_the_point_check_unless_told_not_to(monkeypatch):
+    from ocr.recognition import predictor as predictor_module
+    from ocr.synthetic import render_word
+
+    seen = []
+
+    def recording(probs, charset, reading):
+        seen.append(reading.text)
+        return reading
+
+    monkeypatch.setattr(predictor_module, "with_point", recording)
+    images = [render_word("7.50"), render_word("TOTAL")]
+    Predictor(points=False).predict(images)
+    assert seen == []
+    Predictor().predict(images)
+    assert len(seen) == 2
