@@ -30,7 +30,7 @@ def find_colon(gray: np.ndarray, left: WordBox, right: WordBox) -> WordBox | Non
     if right.x - left.right < MIN_GAP:
         return None
     top, bottom = min(left.y, right.y), max(left.bottom, right.bottom)
-    height = float(np.median([left.height, right.height]))
+    height = (left.height + right.height) / 2  # the median of two
     pair = gray[top:bottom, left.x : right.right]
     if pair.size == 0 or int(pair.max()) - int(pair.min()) < 48:
         return None
@@ -92,7 +92,7 @@ def dot_between(gray: np.ndarray, left: WordBox, right: WordBox) -> bool:
     """Whether the gap between two words holds one small mark low on the line and nothing
     else: the point or comma of a number the detector cut there ("3" . "98")."""
     components, top, _bottom = gap_components(gray, left, right)
-    height = float(np.median([left.height, right.height]))
+    height = (left.height + right.height) / 2  # the median of two
     if len(components) != 1:
         return False
     _x, y, width, dot_height, area = (int(v) for v in components[0][:5])
