@@ -61,7 +61,10 @@ def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
     small = heights < config.min_char_height
     # The furthest right a partner may start: the gap limit scaled by the tallest partner
     # this box may join (punctuation may join anything that covers it).
-    tallest_partner = np.where(small, config.max_char_height, heights * config.max_height_ratio)
+    # No partner is taller than the page's tallest box.
+    tallest_partner = np.minimum(
+        np.where(small, config.max_char_height, heights * config.max_height_ratio), heights.max()
+    )
     reach = x1 + config.phrase_gap * tallest_partner
     sets = _UnionFind(len(order))
     for i, k in _joined_pairs(x0, y0, x1, y1, heights, small, reach, config):
