@@ -205,6 +205,8 @@ def worth_combining(left, right, config: ReaderConfig) -> bool:
     `combine_whole_below` or more (the pieces of a cut word are a fragment or unsure)."""
     from ocr.page.calibration import group_of
 
+    if _marks_only(left.text) or _marks_only(right.text):
+        return False
     groups = group_of(left.text, False), group_of(right.text, False)
     if "short" in groups:
         return True
@@ -243,14 +245,41 @@ def joined_reading(text: str, pieces: Sequence[str]) -> bool:
     it, and either punctuation inside it (a price's point, a date's slash, a code's
     hyphen: what a detector drops between two pieces) or a lexicon word that not every
     piece is ("B" + "read" → "Bread"). Two words read without their space ("20pockets",
-    "taxcode") are neither."""
-    if not text or " " in text:
+    "taxcode") are neither.
+
+    When the combination reads exactly the pieces' characters (only the space between
+    them gone), nothing was found in the gap: it is one token only where the joint lies
+    inside a number, a date or a time ("12." + "90", "rm41" + ".43", "12/0" + "2/2018")
+    or it makes a lexicon word that not
+    every piece is ("amou" + "nt"). Otherwise two right words were run together ("NO." +
+    "53,", "GST" + "@6%", "X" + "3.00"; docs/adr/0011-page-reader.md)."""
+    if not text or " " in text or any(_marks_only(piece) for piece in pieces):
         return False
     inner = text.strip(_EDGE_PUNCTUATION)
-    if any(not char.isalnum() for char in inner):
-        return True
     lexicon = _lexicon()
-    return len(inner) >= 3 and text in lexicon and not all(p in lexicon for p in pieces)
+    known = len(inner) >= 3 and text in lexicon and not all(p in lexicon for p in pieces)
+    if text == "".join(pieces):
+        return known or all(
+            _number_joint(left, right) for left, right in itertools.pairwise(pieces)
+        )
+    return known or any(not char.isalnum() for char in inner)
+
+
+def _number_joint(left: str, right: str) -> bool:
+    """Whether the joint of two readings lies inside a number, a date or a time: the
+    characters on either side of it digits or one of ". , / :", a digit on each side."""
+    near = left[-2:] + right[:2]
+    return (
+        all(char.isdigit() or char in ".,/:" for char in near)
+        and any(char.isdigit() for char in left[-2:])
+        and any(char.isdigit() for char in right[:2])
+    )
+
+
+def _marks_only(text: str) -> bool:
+    """A reading of punctuation alone ("&", "*", "("): joined to a neighbour it made the
+    right word on the tuning receipts less often than it spoilt one."""
+    return bool(text) and not any(char.isalnum() for char in text)
 
 
 _EDGE_PUNCTUATION = "".join(chr(c) for c in range(33, 127) if not chr(c).isalnum())

@@ -205,7 +205,33 @@ def test_ink_gaps_and_split_boxes() -> None:
         ("20pockets", ["20", "pockets"], False),
         ("TOTAL RM", ["TOTAL", "RM"], False),
         ("", ["a", "b"], False),
+        # the pieces' own characters, only the space gone: one token inside a number, a
+        # date or a time, or as a lexicon word that not every piece is
+        ("12.90", ["12.", "90"], True),
+        ("RM41.43", ["RM41", ".43"], True),
+        ("05:36PM", ["05:", "36PM"], True),
+        ("amount", ["amou", "nt"], True),
+        ("NO.53,", ["NO.", "53,"], False),
+        ("GST@6%", ["GST", "@6%"], False),
+        ("X3.00", ["X", "3.00"], False),
+        ("SR:CAR", ["SR:", "CAR"], False),
+        ("RM21.80", ["RM", "21.80"], False),
+        ("&services", ["&", "services"], False),
     ],
 )
 def test_a_combination_must_read_as_one_token(text: str, pieces: list[str], joined: bool) -> None:
     assert joined_reading(text, pieces) is joined
+
+
+def test_a_piece_of_punctuation_alone_is_not_tried_with_its_neighbour() -> None:
+    from ocr.page.reader import _Read
+    from ocr.page.transform import worth_combining
+
+    def read(text: str, confidence: float = 0.5) -> _Read:
+        return _Read(WordBox(0, 0, 10, 10), text, confidence, (), "accepted")
+
+    config = ReaderConfig()
+    assert not worth_combining(read("&"), read("services"), config)
+    assert not worth_combining(read("TOTAL"), read("*"), config)
+    assert worth_combining(read("3"), read("98"), config)
+    assert worth_combining(read(""), read("33"), config)  # an unread box may be a "0."
