@@ -14,7 +14,8 @@ Classical, no weights, about a tenth of a CPU second per receipt page on one cor
    lines whose letters touch are cut apart.
 4. Characters that sit side by side on one line are chained into phrases, and phrases are
    cut into words at gaps that are wide for their character height (`ocr.detection.grouping`);
-   a point or colon midway between two glyphs ("33.70", "12:30") keeps them together, a
+   a point or colon midway between two glyphs ("33.70", "12:30") keeps them together
+   (unless both its gaps are as wide as the phrase's word spaces: "TEL : 03-3271"), a
    comma hanging below the line joins its digits ("1,250"), and a phrase whose glyphs
    stand at an even pitch (fixed-width type) is cut only where a whole cell is empty.
 5. Neighbouring words whose gap holds a point too faint to be ink are joined (a price
