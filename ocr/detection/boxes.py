@@ -68,23 +68,38 @@ def scale_down(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), scale
 
 
+_DEDUPE_BLOCK = 512
+
+
 def dedupe(words: np.ndarray, overlap: float) -> np.ndarray:
     """Drops (x0, y0, x1, y1) boxes lying mostly (`overlap` of their area) inside a bigger one."""
     if len(words) < 2:
         return words
     areas = (words[:, 2] - words[:, 0]) * (words[:, 3] - words[:, 1])
     order = np.argsort(-areas, kind="stable")
-    kept: list[int] = []
-    for i in order:
-        if kept:
-            others = words[kept]
-            iw = np.minimum(others[:, 2], words[i, 2]) - np.maximum(others[:, 0], words[i, 0])
-            ih = np.minimum(others[:, 3], words[i, 3]) - np.maximum(others[:, 1], words[i, 1])
-            inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
-            if np.any(inter >= overlap * max(1, areas[i])):
-                continue
-        kept.append(int(i))
-    return words[kept]
+    boxes = words[order]
+    limit = overlap * np.maximum(1, areas[order])
+    kept = np.ones(len(boxes), dtype=bool)
+    # Boxes taken biggest first, each against every earlier one at once (in blocks of
+    # rows); only a box that some earlier box covers enough is looked at on its own,
+    # since whether that earlier box was kept decides it.
+    for start in range(0, len(boxes), _DEDUPE_BLOCK):
+        block = boxes[start : start + _DEDUPE_BLOCK]
+        earlier = boxes[: start + len(block)]
+        iw = np.minimum(block[:, None, 2], earlier[None, :, 2]) - np.maximum(
+            block[:, None, 0], earlier[None, :, 0]
+        )
+        ih = np.minimum(block[:, None, 3], earlier[None, :, 3]) - np.maximum(
+            block[:, None, 1], earlier[None, :, 1]
+        )
+        covered = (
+            np.clip(iw, 0, None) * np.clip(ih, 0, None) >= limit[start : start + len(block), None]
+        )
+        covered &= np.arange(len(earlier))[None, :] < np.arange(start, start + len(block))[:, None]
+        for row in np.flatnonzero(covered.any(axis=1)).tolist():
+            if (covered[row] & kept[: len(earlier)]).any():
+                kept[start + row] = False
+    return boxes[kept]
 
 
 def to_page(

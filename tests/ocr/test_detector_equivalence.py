@@ -63,3 +63,35 @@ def test_reading_order_is_the_numpy_median_order(monkeypatch):
                 boxes_module, "_median_of_sorted", lambda values: float(np.median(values))
             )
             assert ordered == reading_order(boxes)
+
+
+def _dedupe_one_by_one(words: np.ndarray, overlap: float) -> list[tuple[int, ...]]:
+    """Biggest first (ties in their given order), each box kept unless a kept one covers
+    `overlap` of its area: the rule `dedupe` follows, box by box."""
+    area = lambda w: (w[2] - w[0]) * (w[3] - w[1])  # noqa: E731
+    kept: list[tuple[int, ...]] = []
+    for k in sorted(range(len(words)), key=lambda k: -area(words[k])):
+        box = tuple(int(v) for v in words[k])
+        shared = [
+            max(0, min(box[2], o[2]) - max(box[0], o[0]))
+            * max(0, min(box[3], o[3]) - max(box[1], o[1]))
+            for o in kept
+        ]
+        if not any(s >= overlap * max(1, area(box)) for s in shared):
+            kept.append(box)
+    return kept
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 30, 700])
+def test_dedupe_keeps_what_the_box_by_box_rule_keeps(count, monkeypatch):
+    # Given crowded boxes, many nested, some of equal size, in blocks smaller than the page
+    monkeypatch.setattr(boxes_module, "_DEDUPE_BLOCK", 64)
+    rng = np.random.default_rng(count)
+    x0 = rng.integers(0, 400, count)
+    y0 = rng.integers(0, 400, count)
+    sizes = rng.choice([5, 10, 20, 40], size=(count, 2))
+    words = np.stack([x0, y0, x0 + sizes[:, 0], y0 + sizes[:, 1]], axis=1).astype(np.int64)
+
+    # When duplicates are dropped, then the same boxes are kept, in the same order
+    kept = boxes_module.dedupe(words, 0.7)
+    assert [tuple(int(v) for v in w) for w in kept] == _dedupe_one_by_one(words, 0.7)
