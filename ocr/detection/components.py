@@ -35,7 +35,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ocr.detection.boxes import WordBox, dedupe, reading_order, scale_down, to_gray, to_page
+from ocr.detection.boxes import (
+    WordBox,
+    dedupe,
+    median,
+    reading_order,
+    scale_down,
+    to_gray,
+    to_page,
+)
 from ocr.detection.grouping import _UnionFind, group_words
 
 logger = logging.getLogger(__name__)
@@ -143,6 +151,14 @@ class ComponentConfig:
     block_min_height: float = 0.9
     max_shape_height: float = 2.0
     max_shape_parts: int = 2
+    # A lone mark: a box at most `lone_width` x as wide as tall (a glyph or two) whose
+    # nearest word on its line is at least `lone_gap` x its height away, and whose height
+    # is not the print's (outside `lone_heights` x the page's median word height), is not
+    # print (dots of a dotted border, specks and ticks of the scan, check marks;
+    # 0: off).
+    lone_gap: float = 3.0
+    lone_width: float = 1.6
+    lone_heights: tuple[float, float] = (0.7, 1.3)
     # Padding on each side of a word box, as a share of its height (0: tight boxes).
     padding: float = 0.15
     dedupe_overlap: float = 0.7
@@ -173,6 +189,7 @@ def detect_words(image: np.ndarray, *, config: ComponentConfig | None = None) ->
     words = group_words(chars, config)
     words = _join_faint_points(words, work, config)
     words = _drop_non_text(words, chars, ink, config)
+    words = _drop_lone_marks(words, chars, config)
     words = dedupe(words, config.dedupe_overlap)
     boxes = to_page(words, scale, page_width, page_height, config.padding)
     ordered = reading_order(boxes)
@@ -283,6 +300,56 @@ def _drop_non_text(
                 (centre_x >= x0[k]) & (centre_x < x1[k]) & (centre_y >= y0[k]) & (centre_y < y1[k])
             )
             drop[k] = int(inside.sum()) <= config.max_shape_parts
+    return words[~drop]
+
+
+def _drop_lone_marks(words: np.ndarray, chars: np.ndarray, config: ComponentConfig) -> np.ndarray:
+    """The word boxes less lone marks: a box about one glyph wide (at most `lone_width` x
+    its height) with no word beside it on its line within `lone_gap` x its height, whose
+    height is not the print's (outside `lone_heights` x the page's median word height).
+
+    On forms such boxes are the dots of a dotted border, specks and ticks of the scan,
+    check marks and handwritten strokes; a lone character of the print (an item number,
+    an "X" in a box) has the print's height and stays. A tall one goes only when it is
+    one or two shapes (`max_shape_parts`): a word of double-height receipt print
+    ("TOTAL", "71.00" in tall narrow letters) is several.
+    """
+    if config.lone_gap <= 0 or len(words) < 5:
+        return words
+    x0, y0, x1, y1 = (words[:, k].astype(np.float64) for k in range(4))
+    height = y1 - y0
+    narrow = np.flatnonzero((x1 - x0) <= config.lone_width * height)
+    if len(narrow) == 0:
+        return words
+    # The print's height: the page's median word height.
+    print_height = median(height)
+    low, high = config.lone_heights
+    is_odd = (height[narrow] < low * print_height) | (height[narrow] > high * print_height)
+    odd = narrow[is_odd]
+    if len(odd) == 0:
+        return words
+    # Their nearest word on the same line (boxes overlapping by half the lower one's height).
+    overlap = np.minimum(y1[odd, None], y1[None, :]) - np.maximum(y0[odd, None], y0[None, :])
+    same_line = overlap >= 0.5 * np.minimum(height[odd, None], height[None, :])
+    same_line[np.arange(len(odd)), odd] = False
+    gap = np.maximum(x0[None, :] - x1[odd, None], x0[odd, None] - x1[None, :])
+    near = same_line & (gap < config.lone_gap * height[odd, None])
+    lone_at = ~near.any(axis=1)
+    lone = odd[lone_at]
+    tall = lone[height[lone] > high * print_height]
+    if len(tall):
+        glyph_x = chars[:, 0] + chars[:, 2] / 2
+        glyph_y = chars[:, 1] + chars[:, 3] / 2
+        inside = (
+            (glyph_x[None, :] >= x0[tall, None])
+            & (glyph_x[None, :] < x1[tall, None])
+            & (glyph_y[None, :] >= y0[tall, None])
+            & (glyph_y[None, :] < y1[tall, None])
+        )
+        several = tall[inside.sum(axis=1) > config.max_shape_parts]
+        lone = np.setdiff1d(lone, several)
+    drop = np.zeros(len(words), dtype=bool)
+    drop[lone] = True
     return words[~drop]
 
 
