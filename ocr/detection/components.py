@@ -159,6 +159,13 @@ class ComponentConfig:
     lone_gap: float = 3.0
     lone_width: float = 1.6
     lone_heights: tuple[float, float] = (0.7, 1.3)
+    # Vertical print (a document number along a form's margin, its letters turned a
+    # quarter): at least `vertical_min_glyphs` boxes wider than tall, stacked in one
+    # column (edges within `vertical_align` x their width) with vertical gaps of at most
+    # `vertical_gap` x their height (a turned letter's width), are one word (0: off).
+    vertical_min_glyphs: int = 3
+    vertical_align: float = 0.25
+    vertical_gap: float = 0.4
     # Padding on each side of a word box, as a share of its height (0: tight boxes).
     padding: float = 0.15
     dedupe_overlap: float = 0.7
@@ -189,9 +196,14 @@ def detect_words(image: np.ndarray, *, config: ComponentConfig | None = None) ->
     words = group_words(chars, config)
     words = _join_faint_points(words, work, config)
     words = _drop_non_text(words, chars, ink, config)
+    words, vertical = _vertical_words(words, chars, config)
     words = _drop_lone_marks(words, chars, config)
     words = dedupe(words, config.dedupe_overlap)
     boxes = to_page(words, scale, page_width, page_height, config.padding)
+    if len(vertical):
+        # Padded by their width (the turned letters' height): boxed with x and y swapped.
+        turned = to_page(vertical[:, [1, 0, 3, 2]], scale, page_height, page_width, config.padding)
+        boxes += [WordBox(x=b.y, y=b.x, width=b.height, height=b.width) for b in turned]
     ordered = reading_order(boxes)
     logger.debug("detected %d words from %d components", len(ordered), len(chars))
     return ordered
@@ -301,6 +313,87 @@ def _drop_non_text(
             )
             drop[k] = int(inside.sum()) <= config.max_shape_parts
     return words[~drop]
+
+
+# A turned letter's box is wider than tall, up to this many times (a word is wider).
+_TURNED_GLYPH = 2.0
+# ... and a turned "1" lies within this many times the box height below the box above it.
+_TURNED_BAR_GAP = 1.5
+
+
+def _vertical_words(
+    words: np.ndarray, chars: np.ndarray, config: ComponentConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """The word boxes less those of vertical print, and the vertical words they make.
+
+    A line of print turned a quarter (the document number printed up a form's margin)
+    gives one box per letter: wider than tall, stacked in one column with about a
+    letter's spacing between them, each alone on its line. At least `vertical_min_glyphs` such boxes
+    whose left and right edges agree within `vertical_align` x their width, each at most
+    `vertical_gap` x the height of the one above below it (a letter gap of turned print),
+    are one word. Upright print is not stacked so: a column of short words, each alone on
+    its line (a receipt's prices), has a line's spacing between them, about half their
+    height, and upright letters are taller than wide.
+    """
+    empty = np.zeros((0, 4), dtype=words.dtype)
+    if config.vertical_min_glyphs <= 0 or len(words) < config.vertical_min_glyphs:
+        return words, empty
+    x0, y0, x1, y1 = (words[:, k] for k in range(4))
+    width, height = x1 - x0, y1 - y0
+    turned = np.flatnonzero((width > height) & (width <= _TURNED_GLYPH * height))
+    if len(turned) < config.vertical_min_glyphs:
+        return words, empty
+    # ... each alone: no other word beside it on its line within its width (initials in
+    # a column of names have the names beside them).
+    overlap = np.minimum(y1[turned, None], y1[None, :]) - np.maximum(y0[turned, None], y0[None, :])
+    same_line = overlap >= 0.5 * np.minimum(height[turned, None], height[None, :])
+    same_line[np.arange(len(turned)), turned] = False
+    gap = np.maximum(x0[None, :] - x1[turned, None], x0[turned, None] - x1[None, :])
+    turned = turned[~(same_line & (gap < width[turned, None])).any(axis=1)]
+    if len(turned) < config.vertical_min_glyphs:
+        return words, empty
+    turned = turned[np.argsort(y0[turned], kind="stable")]
+    sets = _UnionFind(len(words))
+    char_x0, char_y0 = chars[:, 0], chars[:, 1]
+    char_x1, char_y1 = char_x0 + chars[:, 2], char_y0 + chars[:, 3]
+    for position, a in enumerate(turned.tolist()):
+        below = turned[position + 1 :]
+        reach = y1[a] + config.vertical_gap * height[a]
+        # A turned "1" is a bar too thin to be a word: the gap it leaves (a letter's
+        # advance) is bridged when such a bar across the column lies in it.
+        bars = np.flatnonzero(
+            (char_y0 >= y1[a])
+            & (char_y1 <= y1[a] + _TURNED_BAR_GAP * height[a])
+            & (char_x0 >= x0[a] - config.vertical_align * width[a])
+            & (char_x1 <= x1[a] + config.vertical_align * width[a])
+            & (char_x1 - char_x0 >= 0.6 * width[a])
+        )
+        if len(bars):
+            reach = max(reach, char_y1[bars].max() + config.vertical_gap * height[a])
+        below = below[y0[below] <= reach]
+        aligned = below[
+            (np.abs(x0[below] - x0[a]) <= config.vertical_align * width[a])
+            & (np.abs(x1[below] - x1[a]) <= config.vertical_align * width[a])
+            & (y0[below] >= y1[a] - 0.2 * height[a])
+        ]
+        if len(aligned):
+            sets.union(a, int(aligned[0]))
+    stacks: dict[int, list[int]] = {}
+    for k in turned.tolist():
+        stacks.setdefault(sets.find(k), []).append(k)
+    members = [m for m in stacks.values() if len(m) >= config.vertical_min_glyphs]
+    if not members:
+        return words, empty
+    vertical = np.asarray(
+        [
+            [x0[m].min(), y0[m].min(), x1[m].max(), y1[m].max()]
+            for m in (np.asarray(m) for m in members)
+        ],
+        dtype=words.dtype,
+    )
+    keep = np.ones(len(words), dtype=bool)
+    keep[np.concatenate([np.asarray(m) for m in members])] = False
+    return words[keep], vertical
 
 
 def _drop_lone_marks(words: np.ndarray, chars: np.ndarray, config: ComponentConfig) -> np.ndarray:

@@ -90,3 +90,67 @@ def test_a_lone_character_of_the_print_and_a_tall_printed_word_stay():
     assert len(_inside(boxes, 50, 390, 90, 440)) == 1
     assert len(_inside(boxes, 490, 390, 540, 440)) == 1
     assert len(_inside(boxes, left - 5, top - 5, right + 5, bottom + 5)) == 1
+
+
+def _turned_number(text: str, font: ImageFont.FreeTypeFont) -> Image.Image:
+    """`text` printed and turned a quarter (reading upwards), as a form's document number
+    along its margin."""
+    strip = Image.new("L", (400, 60), 246)
+    draw = ImageDraw.Draw(strip)
+    draw.text((4, 4), text, font=font, fill=25)
+    strip = strip.crop(draw.textbbox((4, 4), text, font=font))
+    return strip.rotate(90, expand=True, fillcolor=246)
+
+
+def test_a_number_printed_up_the_margin_is_one_word():
+    # Given a form with its document number printed up the right margin, one turned digit
+    # above the other
+    page, _, font = _form()
+    number = _turned_number("91903177", font)
+    left, top = 1020, 420
+    page.paste(number, (left, top))
+    right, bottom = left + number.width, top + number.height
+
+    # When the detector reads the page
+    boxes = detect_words(np.asarray(page))
+
+    # Then the number is one box over all its digits
+    found = _inside(boxes, left - 10, top - 10, right + 10, bottom + 10)
+    assert len(found) == 1, found
+    box = found[0]
+    assert box.y <= top + 2, (box, (left, top, right, bottom))
+    assert box.bottom >= bottom - 2, (box, (left, top, right, bottom))
+    assert box.x <= left + 2
+    assert box.right >= right - 2
+    # ... padded by its width (the turned letters' height), not by its length
+    assert box.width <= 1.5 * number.width
+    # ... and the rule is what makes it one: switched off, each digit is a box of its own
+    # (and, short for the print and alone on its line, a lone mark)
+    config = DetectorConfig(vertical_min_glyphs=0, lone_gap=0)
+    found = detect_words(np.asarray(page), config=config)
+    unjoined = _inside(found, left - 10, top - 10, right + 10, bottom + 10)
+    assert len(unjoined) >= 5
+    assert all(b.height < number.width * 2 for b in unjoined)
+
+
+def test_columns_of_upright_words_are_not_vertical_words():
+    # Given a column of initials with the names beside them at a tight line spacing, and
+    # a column of short prices each alone on its line at a receipt's tight line spacing
+    # (boxes wider than tall, as turned letters are)
+    font = _font("NimbusSans-Regular", 24)
+    page = Image.new("L", (900, 500), 246)
+    draw = ImageDraw.Draw(page)
+    for row, (initial, name) in enumerate([("A.", "Brock"), ("J.", "Smith"), ("R.", "Jones")]):
+        draw.text((40, 40 + 22 * row), initial, font=font, fill=25)
+        draw.text((80, 40 + 22 * row), name, font=font, fill=25)
+    for row, price in enumerate(["0.0", "0.1", "7.5", "2.5"]):
+        draw.text((600, 40 + 26 * row), price, font=font, fill=25)
+    for row, line in enumerate(_LINES[:4]):
+        draw.text((40, 200 + 50 * row), line, font=font, fill=25)
+
+    # When the detector reads the page
+    boxes = detect_words(np.asarray(page))
+
+    # Then each initial and each price is a box of its own
+    assert len(_inside(boxes, 30, 30, 75, 130)) == 3
+    assert len(_inside(boxes, 590, 30, 700, 160)) == 4
