@@ -21,6 +21,10 @@ Classical, no weights, about a tenth of a CPU second per receipt page on one cor
 5. Neighbouring words whose gap holds a point too faint to be ink are joined (a price
    whose point faded on thermal paper), and boxes whose ink is not print (too thin or too
    solid for their box, or one big shape) are dropped.
+6. A column of turned letters, each alone on its line a letter gap below the one above
+   (a form's document number printed up its margin), is one word; a glyph-wide box
+   alone on its line and of another height than the print (a dot of a dotted border, a
+   speck, a tick) is not a word.
 
 Word boxes are padded by `padding` (0.15) x their height on each side: FUNSD's word boxes
 keep a few pixels' margin around the ink (0.15 measured best on the tuning half), and a
