@@ -30,7 +30,7 @@ DetectorConfig = ComponentConfig
 
 DEFAULT_DETECTOR = "components"
 # Names the default detector and its revision; stored beside every crop it cut.
-DETECTOR_VERSION = "components-4"
+DETECTOR_VERSION = "components-5"
 
 DETECTORS: dict[str, Callable[[np.ndarray], list[WordBox]]] = {
     "components": components.detect_words,

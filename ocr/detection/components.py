@@ -17,7 +17,8 @@ Classical, no weights, about a tenth of a CPU second per receipt page on one cor
    a point or colon midway between two glyphs ("33.70", "12:30") keeps them together
    (unless both its gaps are as wide as the phrase's word spaces: "TEL : 03-3271"), a
    comma hanging below the line joins its digits ("1,250"), and a phrase whose glyphs
-   stand at an even pitch (fixed-width type) is cut only where a whole cell is empty.
+   stand at an even pitch (fixed-width type) is cut only where a whole cell is empty;
+   pieces of one broken glyph (faded or dot-matrix print) count as one cell there.
 5. Neighbouring words whose gap holds a point too faint to be ink are joined (a price
    whose point faded on thermal paper), and boxes whose ink is not print (too thin or too
    solid for their box, or one big shape) are dropped.
@@ -123,6 +124,10 @@ class ComponentConfig:
     pitch_tolerance: float = 0.12
     pitch_space: float = 1.7
     pitch_cut: float = 1.2
+    # ... and when the phrase is not even as it is: neighbours whose centres stand under
+    # `pitch_fragment` x the pitch apart and whose ink spans under a pitch are pieces of
+    # one glyph (faded or dot-matrix print) and make one cell (0: off).
+    pitch_fragment: float = 0.6
     # Two words at most `faint_point_gap` x their height apart on one line are joined
     # when their gap holds a point fainter than ink: `faint_point_contrast` grey levels
     # below the gap's paper in its lowest `faint_point_low` of the line, nothing above

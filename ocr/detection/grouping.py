@@ -110,9 +110,7 @@ def group_words(chars: np.ndarray, config: GroupingConfig) -> np.ndarray:
         if pitch_share > 0 and len(glyph_gaps) >= 3:
             lefts = x0[idx[starts]]
             rights = ends[np.concatenate((starts[1:], [len(idx)])) - 1]
-            is_word_gap = _even_pitch_word_gaps(
-                (lefts + rights) / 2.0, is_word_gap, pitch_share, config
-            )
+            is_word_gap = _even_pitch_word_gaps(lefts, rights, is_word_gap, pitch_share, config)
         cuts = starts[1:][is_word_gap]
         speck_area = getattr(config, "end_speck_area", 0)
         for piece in np.split(idx, cuts):
@@ -298,7 +296,11 @@ def _joined_pairs(
 
 
 def _even_pitch_word_gaps(
-    centres: np.ndarray, is_word_gap: np.ndarray, share: float, config: GroupingConfig
+    lefts: np.ndarray,
+    rights: np.ndarray,
+    is_word_gap: np.ndarray,
+    share: float,
+    config: GroupingConfig,
 ) -> np.ndarray:
     """Word gaps of a phrase whose glyphs stand at an even pitch (fixed-width type).
 
@@ -308,17 +310,68 @@ def _even_pitch_word_gaps(
     centre distances are within `pitch_tolerance` of their median, a gap is a word gap
     when its centre distance is at least `pitch_space` x that median, or when the gap
     rule cut it and its centre distance is at least `pitch_cut` x the median (a space in
-    proportional type whose letters happen to be evenly spaced)."""
+    proportional type whose letters happen to be evenly spaced).
+
+    Faded or dot-matrix print breaks a glyph into pieces side by side (a "J"'s hook and
+    stem, the halves of an "N"): their centres stand well under a pitch apart and their
+    ink spans less than a cell. When the phrase is not even as it is, such neighbours
+    are taken as one cell and the test is made again on the cells; the gaps inside a
+    cell are then never word gaps."""
+    centres = (lefts + rights) / 2.0
     steps = np.diff(centres)
     pitch = median(steps)
     if pitch <= 0:
         return is_word_gap
     even = np.abs(steps - pitch) <= config.pitch_tolerance * pitch
-    if even.mean() < share:
+    if even.mean() >= share:
+        return (steps >= config.pitch_space * pitch) | (
+            is_word_gap & (steps >= config.pitch_cut * pitch)
+        )
+    fragment = getattr(config, "pitch_fragment", 0.0)
+    if fragment <= 0:
         return is_word_gap
-    return (steps >= config.pitch_space * pitch) | (
-        is_word_gap & (steps >= config.pitch_cut * pitch)
+    # The pitch of the whole glyphs: the median of the steps that are not fragments.
+    whole = steps[steps >= fragment * pitch]
+    if len(whole) < 3:
+        return is_word_gap
+    pitch = median(whole)
+    # Neighbours joined into one cell while the cell's ink spans under a pitch.
+    cell = np.zeros(len(centres), dtype=np.int64)
+    cell_left, cell_right = lefts[0], rights[0]
+    for k in range(1, len(centres)):
+        if (
+            steps[k - 1] < fragment * pitch
+            and max(cell_right, rights[k]) - min(cell_left, lefts[k]) <= pitch
+        ):
+            cell[k] = cell[k - 1]
+            cell_right = max(cell_right, rights[k])
+        else:
+            cell[k] = cell[k - 1] + 1
+            cell_left, cell_right = lefts[k], rights[k]
+    count = int(cell[-1]) + 1
+    if count == len(centres) or count < 4:
+        return is_word_gap
+    cell_lefts = np.minimum.reduceat(lefts, np.flatnonzero(np.diff(cell, prepend=-1)))
+    cell_rights = np.maximum.reduceat(rights, np.flatnonzero(np.diff(cell, prepend=-1)))
+    cell_steps = np.diff((cell_lefts + cell_rights) / 2.0)
+    cell_pitch = median(cell_steps)
+    if cell_pitch <= 0:
+        return is_word_gap
+    if (np.abs(cell_steps - cell_pitch) <= config.pitch_tolerance * cell_pitch).mean() < share:
+        return is_word_gap
+    # Fixed-width glyphs fit their cells; proportional print that looks even by chance
+    # once narrow letters are paired has wider letters ("m", "W") than its pitch.
+    if (cell_rights - cell_lefts).max() > cell_pitch:
+        return is_word_gap
+    between = np.diff(cell) > 0
+    result = np.zeros(len(is_word_gap), dtype=bool)
+    # Gap k lies between glyphs k and k + 1; between cells it is cell gap cell[k].
+    at = np.flatnonzero(between)
+    cell_gap = cell[at]
+    result[at] = (cell_steps[cell_gap] >= config.pitch_space * cell_pitch) | (
+        is_word_gap[at] & (cell_steps[cell_gap] >= config.pitch_cut * cell_pitch)
     )
+    return result
 
 
 def _hanging(
