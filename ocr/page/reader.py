@@ -134,11 +134,13 @@ def decide(
         for reading in improve(gray, first, predictor, config)
         for word in split_spaced(reading, gray)
     ]
-    kept = [r for r in chosen if r.text and r.confidence >= config.reject]
+    confident = [r for r in chosen if r.text and r.confidence >= config.reject]
+    kept = [r for r in confident if not lone_mark(r.text)]
     if config.colons:
         from ocr.page.marks import COLON_CONFIDENCE, colons
 
-        boxes = [r.box for r in kept]
+        # A lone mark's ink is no gap: colons are looked for between all confident boxes.
+        boxes = [r.box for r in confident]
         kept += [
             _Read(
                 box=box,
@@ -153,9 +155,20 @@ def decide(
     rejected = [
         replace(r, decision="rejected")
         for r in chosen
-        if not r.text or r.confidence < config.reject
+        if not r.text or r.confidence < config.reject or lone_mark(r.text)
     ]
     return kept, rejected
+
+
+# One character alone that is not a word on a page: a bracket (what it encloses is read
+# with it; alone it is a letter's curve cut off, "(" of "GST" read "(ST") or a thin
+# stroke (a cut letter's stem, a rule, a "|" read I, l or i). Figures: ADR 0011.
+_LONE_MARKS = frozenset("()[]{}Ili")
+
+
+def lone_mark(text: str) -> bool:
+    """Whether a reading is a bracket or a thin stroke alone (`_LONE_MARKS`): noise."""
+    return len(text) == 1 and text in _LONE_MARKS
 
 
 def calibrated(decoded, config: ReaderConfig) -> float:

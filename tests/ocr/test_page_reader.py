@@ -235,3 +235,39 @@ def test_a_piece_of_punctuation_alone_is_not_tried_with_its_neighbour() -> None:
     assert not worth_combining(read("TOTAL"), read("*"), config)
     assert worth_combining(read("3"), read("98"), config)
     assert worth_combining(read(""), read("33"), config)  # an unread box may be a "0."
+
+
+class _Scripted:
+    """A recognizer that reads each crop as the text scripted for its width, sure of it."""
+
+    weights_sha256 = "0" * 64
+
+    def __init__(self, by_width: dict[int, str]) -> None:
+        self.by_width = by_width
+
+    def predict(self, crops):
+        from ocr.recognition.ctc import Decoded
+
+        texts = [self.by_width[crop.shape[1]] for crop in crops]
+        return [Decoded(text, 0.99, (0.99,) * len(text)) for text in texts]
+
+
+@pytest.mark.parametrize("mark", ["(", ")", "[", "]", "I", "l", "i"])
+def test_a_bracket_or_a_thin_stroke_alone_is_noise(mark: str) -> None:
+    page = np.full((80, 400), 255, np.uint8)
+    boxes = [WordBox(20, 20, 100, 40), WordBox(200, 20, 13, 40), WordBox(280, 20, 37, 40)]
+    predictor = _Scripted({100: "TOTAL", 13: mark, 37: "0"})
+    config = ReaderConfig(orientation=False, calibrate=False, combine=False, colons=False)
+    reading = read_page(page, predictor=predictor, detector=lambda _p: boxes, config=config)
+    # A lone digit or a word stays; the lone mark, read just as surely, is rejected.
+    assert [w.text for w in reading.words] == ["TOTAL", "0"]
+    assert [(w.text, w.decision) for w in reading.rejected] == [(mark, "rejected")]
+    for kept in ("(1)", "I3", ":", "*", "x"):
+        predictor.by_width[13] = kept
+        texts = [
+            w.text
+            for w in read_page(
+                page, predictor=predictor, detector=lambda _p: boxes, config=config
+            ).words
+        ]
+        assert kept in texts
