@@ -301,6 +301,15 @@ def split_spaced(reading, gray: np.ndarray | None = None):
     words = reading.text.split()
     if len(words) < 2:
         return [reading]
+    joined = "".join(words)
+    if joined in _lexicon() and not all(word in _lexicon() for word in words):
+        # A space read inside a word ("TOT AL"): the word, its characters' confidences.
+        kept = [
+            c
+            for char, c in zip(reading.text, reading.char_confidences, strict=False)
+            if char != " "
+        ]
+        return [replace(reading, text=joined, char_confidences=tuple(kept))]
     box = reading.box
     pieces: list[WordBox] = []
     if gray is not None:

@@ -271,3 +271,18 @@ def test_a_bracket_or_a_thin_stroke_alone_is_noise(mark: str) -> None:
             ).words
         ]
         assert kept in texts
+
+
+def test_a_space_read_inside_a_word_is_dropped() -> None:
+    page = np.full((80, 300), 255, np.uint8)
+    boxes = [WordBox(20, 20, 180, 40)]
+    config = ReaderConfig(orientation=False, calibrate=False, combine=False, colons=False)
+    for read, words in [
+        ("RE TURNABLE:", ["RETURNABLE:"]),  # a piece no word, joined a word: one word
+        ("THANK YOU", ["THANK", "YOU"]),  # two words stay two
+        ("QTY 3", ["QTY", "3"]),  # joined no word: the space stays
+    ]:
+        predictor = _Scripted({180: read})
+        reading = read_page(page, predictor=predictor, detector=lambda _p: boxes, config=config)
+        assert [w.text for w in reading.words] == words
+        assert all(len(w.char_confidences) == len(w.text) for w in reading.words)
