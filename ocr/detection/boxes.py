@@ -30,19 +30,15 @@ class WordBox:
 def median(values: np.ndarray) -> float:
     """`np.median` of a non-empty 1-D array, the same value, without its overhead (the
     detector takes the median of thousands of small arrays per page)."""
-    ordered = np.sort(values)
+    return _median_of_sorted(np.sort(values))
+
+
+def _median_of_sorted(ordered) -> float:
+    """The median of a non-empty sorted list or array, as `np.median` gives it."""
     middle = len(ordered) // 2
     if len(ordered) % 2:
         return float(ordered[middle])
     return float((ordered[middle - 1] + ordered[middle]) / 2)
-
-
-def _median_of_sorted(ordered: list[float]) -> float:
-    """The median of a non-empty sorted list, as `np.median` gives it."""
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return float(ordered[middle])
-    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

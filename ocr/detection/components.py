@@ -354,11 +354,7 @@ def _vertical_words(
         return words, empty
     # ... each alone: no other word beside it on its line within its width (initials in
     # a column of names have the names beside them).
-    overlap = np.minimum(y1[turned, None], y1[None, :]) - np.maximum(y0[turned, None], y0[None, :])
-    same_line = overlap >= 0.5 * np.minimum(height[turned, None], height[None, :])
-    same_line[np.arange(len(turned)), turned] = False
-    gap = np.maximum(x0[None, :] - x1[turned, None], x0[turned, None] - x1[None, :])
-    turned = turned[~(same_line & (gap < width[turned, None])).any(axis=1)]
+    turned = turned[_alone_on_line(words, turned, width[turned])]
     if len(turned) < config.vertical_min_glyphs:
         return words, empty
     turned = turned[np.argsort(y0[turned], kind="stable")]
@@ -390,19 +386,28 @@ def _vertical_words(
     stacks: dict[int, list[int]] = {}
     for k in turned.tolist():
         stacks.setdefault(sets.find(k), []).append(k)
-    members = [m for m in stacks.values() if len(m) >= config.vertical_min_glyphs]
+    members = [np.asarray(m) for m in stacks.values() if len(m) >= config.vertical_min_glyphs]
     if not members:
         return words, empty
     vertical = np.asarray(
-        [
-            [x0[m].min(), y0[m].min(), x1[m].max(), y1[m].max()]
-            for m in (np.asarray(m) for m in members)
-        ],
+        [[x0[m].min(), y0[m].min(), x1[m].max(), y1[m].max()] for m in members],
         dtype=words.dtype,
     )
     keep = np.ones(len(words), dtype=bool)
-    keep[np.concatenate([np.asarray(m) for m in members])] = False
+    keep[np.concatenate(members)] = False
     return words[keep], vertical
+
+
+def _alone_on_line(words: np.ndarray, rows: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """For each of the word boxes `rows`: whether no other box on its line (overlapping it
+    by half the lower one's height) stands within `within` (one figure per row) of it."""
+    x0, y0, x1, y1 = (words[:, k].astype(np.float64) for k in range(4))
+    height = y1 - y0
+    overlap = np.minimum(y1[rows, None], y1[None, :]) - np.maximum(y0[rows, None], y0[None, :])
+    same_line = overlap >= 0.5 * np.minimum(height[rows, None], height[None, :])
+    same_line[np.arange(len(rows)), rows] = False
+    gap = np.maximum(x0[None, :] - x1[rows, None], x0[rows, None] - x1[None, :])
+    return ~(same_line & (gap < np.asarray(within)[:, None])).any(axis=1)
 
 
 def _drop_lone_marks(words: np.ndarray, chars: np.ndarray, config: ComponentConfig) -> np.ndarray:
@@ -430,14 +435,7 @@ def _drop_lone_marks(words: np.ndarray, chars: np.ndarray, config: ComponentConf
     odd = narrow[is_odd]
     if len(odd) == 0:
         return words
-    # Their nearest word on the same line (boxes overlapping by half the lower one's height).
-    overlap = np.minimum(y1[odd, None], y1[None, :]) - np.maximum(y0[odd, None], y0[None, :])
-    same_line = overlap >= 0.5 * np.minimum(height[odd, None], height[None, :])
-    same_line[np.arange(len(odd)), odd] = False
-    gap = np.maximum(x0[None, :] - x1[odd, None], x0[odd, None] - x1[None, :])
-    near = same_line & (gap < config.lone_gap * height[odd, None])
-    lone_at = ~near.any(axis=1)
-    lone = odd[lone_at]
+    lone = odd[_alone_on_line(words, odd, config.lone_gap * height[odd])]
     tall = lone[height[lone] > high * print_height]
     if len(tall):
         glyph_x = chars[:, 0] + chars[:, 2] / 2

@@ -351,8 +351,9 @@ def _even_pitch_word_gaps(
     count = int(cell[-1]) + 1
     if count == len(centres) or count < 4:
         return is_word_gap
-    cell_lefts = np.minimum.reduceat(lefts, np.flatnonzero(np.diff(cell, prepend=-1)))
-    cell_rights = np.maximum.reduceat(rights, np.flatnonzero(np.diff(cell, prepend=-1)))
+    cell_starts = np.flatnonzero(np.diff(cell, prepend=-1))
+    cell_lefts = np.minimum.reduceat(lefts, cell_starts)
+    cell_rights = np.maximum.reduceat(rights, cell_starts)
     cell_steps = np.diff((cell_lefts + cell_rights) / 2.0)
     cell_pitch = median(cell_steps)
     if cell_pitch <= 0:

@@ -90,16 +90,13 @@ def upside_down_score(gray: np.ndarray, boxes: list[WordBox], classifier=None) -
     """Summed log-odds of "upside down" over "as is" for the page's widest words."""
     wide = [b for b in boxes if b.width >= MIN_WORD_ASPECT * b.height and b.height >= 8]
     wide.sort(key=lambda b: -b.width)
-    chosen = wide[:SAMPLE]
-    if not chosen:
-        return 0.0
-    classifier = classifier or default_classifier()
-    crops = [gray[b.y : b.bottom, b.x : b.right] for b in chosen]
-    score = 0.0
-    for found in classifier.predict(crops):
-        p_up, p_down = found.probabilities[0], found.probabilities[2]
-        score += math.log(max(p_down, 1e-6)) - math.log(max(p_up, 1e-6))
-    return score
+    probabilities = region_probabilities(gray, wide[:SAMPLE], classifier)
+    return sum((_upside_down_vote(p) for p in probabilities), 0.0)
+
+
+def _upside_down_vote(p) -> float:
+    """One region's log-odds of "upside down" (180) over "as is" (0)."""
+    return math.log(max(p[2], 1e-6)) - math.log(max(p[0], 1e-6))
 
 
 def turn(image: np.ndarray, degrees: int) -> np.ndarray:
@@ -136,18 +133,12 @@ def quarter_score(probabilities: list) -> float:
     return score / len(probabilities)
 
 
-def quarter_turned_score(gray: np.ndarray, boxes: list[WordBox], classifier=None) -> float:
-    """Mean log-odds of "turned a quarter" (90 or 270) over "upright or upside down"
-    (0 or 180) over the page's biggest detected regions."""
-    return quarter_score(region_probabilities(gray, biggest_regions(boxes), classifier))
-
-
 def upside_down_votes(boxes: list[WordBox], probabilities: list) -> float | None:
     """`upside_down_score` from probabilities the quarter question already has: summed
     over its regions that are words wide enough to say their way up; None when fewer than
     `SHARED_VOTES` are (then the widest words are read for it)."""
     votes = [
-        math.log(max(p[2], 1e-6)) - math.log(max(p[0], 1e-6))
+        _upside_down_vote(p)
         for b, p in zip(boxes, probabilities, strict=True)
         if b.width >= MIN_WORD_ASPECT * b.height
     ]

@@ -27,6 +27,9 @@ import torch.nn.functional as F
 
 from ocr.recognition.charset import BLANK, Charset
 
+# The beam extends no prefix by a class under this posterior in a frame.
+PRUNE = 1e-3
+
 
 @dataclass(frozen=True)
 class Decoded:
@@ -150,14 +153,14 @@ def _decoded(
 
 
 def beam_decode(
-    probs: np.ndarray, charset: Charset, *, beam_width: int = 8, prune: float = 1e-3
+    probs: np.ndarray, charset: Charset, *, beam_width: int = 8, prune: float = PRUNE
 ) -> Decoded:
     """Prefix beam search's best labelling (see `beam_candidates`)."""
     return beam_candidates(probs, charset, beam_width=beam_width, prune=prune)[0][1]
 
 
 def beam_candidates(
-    probs: np.ndarray, charset: Charset, *, beam_width: int = 8, prune: float = 1e-3
+    probs: np.ndarray, charset: Charset, *, beam_width: int = 8, prune: float = PRUNE
 ) -> list[tuple[tuple[int, ...], Decoded]]:
     """Prefix beam search: the labellings left in the beam after the last frame, likeliest
     first, each as its class indices and its reading. Classes under `prune` in a frame are

@@ -39,6 +39,7 @@ import numpy as np
 
 from ocr.recognition.charset import Charset
 from ocr.recognition.ctc import (
+    PRUNE,
     Decoded,
     beam_candidates,
     greedy_decode,
@@ -118,7 +119,6 @@ class Lexicon:
 # A number read without its point is read with it when the point's reading is at least
 # this share as probable as the beam's best (figures: docs/adr/0011-page-reader.md).
 POINT_RATIO = 0.001
-POINT_PRUNE = 1e-3  # the beam's pruning level (`beam_candidates`)
 
 
 def with_point(probs: np.ndarray, charset: Charset, reading: Decoded) -> Decoded:
@@ -132,10 +132,10 @@ def with_point(probs: np.ndarray, charset: Charset, reading: Decoded) -> Decoded
     # The beam extends no prefix by a class under its pruning level in a frame: without a
     # frame where the point reaches it, no candidate holds a point (and the search is
     # most of what this check costs).
-    if probs[:, charset.encode(".")[0]].max() < POINT_PRUNE:
+    if probs[:, charset.encode(".")[0]].max() < PRUNE:
         return reading
     priced = f"{text[:-2]}.{text[-2:]}"
-    candidates = beam_candidates(probs, charset, beam_width=BEAM_WIDTH, prune=POINT_PRUNE)
+    candidates = beam_candidates(probs, charset, beam_width=BEAM_WIDTH, prune=PRUNE)
     best = candidates[0][1].confidence
     for _indices, candidate in candidates:
         if candidate.confidence < POINT_RATIO * best:
